@@ -1,0 +1,78 @@
+// Process configuration files (JSON) of the agent and the coordinator, validated with zod.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InvalidInputError } from './errors.js';
+import { NAME_PATTERN } from './types.js';
+
+const name = z.string().regex(NAME_PATTERN, 'must match ^[a-z][a-z0-9_]{0,30}$');
+const port = z.number().int().min(1).max(65535);
+const endpoint = z.string().url();
+
+export const agentConfigSchema = z
+  .object({
+    cluster: name,
+    name: name,
+    /** Address postgres listens on and others connect to. */
+    host: z.string().min(1),
+    port,
+    /** Agent HTTP API (health endpoints). */
+    apiHost: z.string().min(1),
+    apiPort: port,
+    /** Postgres data directory (created by initdb or pg_basebackup). */
+    dataDir: z.string().startsWith('/'),
+    /** Member working directory: socket, logs, passfile. Owned by the OS user. */
+    runDir: z.string().startsWith('/'),
+    pgBinDir: z.string().startsWith('/').default('/usr/lib/postgresql/15/bin'),
+    etcd: z.array(endpoint).min(1),
+    /** JSON file (mode 0600) with SecretsFile fields. */
+    secretsFile: z.string().startsWith('/'),
+    /** OS user postgres runs as when the agent is root. */
+    osUser: z.string().min(1).default('postgres'),
+    /** Extra postgresql.conf parameters. */
+    pgParameters: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export const coordinatorConfigSchema = z
+  .object({
+    cluster: name,
+    id: name,
+    etcd: z.array(endpoint).min(1),
+  })
+  .strict();
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+
+/** Secrets of one cluster; lives only in files of mode 0600, never in etcd or arguments. */
+export const secretsSchema = z
+  .object({
+    superuserPassword: z.string().min(16),
+    replicationPassword: z.string().min(16),
+    appPassword: z.string().min(16),
+  })
+  .strict();
+export type Secrets = z.infer<typeof secretsSchema>;
+
+export const SUPERUSER = 'postgres';
+export const REPLICATION_USER = 'replicator';
+export const APP_USER = 'app';
+export const APP_DATABASE = 'app';
+
+export function parseConfig<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown, what: string): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new InvalidInputError(`invalid ${what}: ${problems}`);
+  }
+  return r.data;
+}
+
+export function loadJsonFile<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, path: string, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new InvalidInputError(`cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseConfig(schema, raw, `${what} ${path}`);
+}
