@@ -43,6 +43,8 @@ export interface TimingSpec {
   syncConfirmDelayMs: number;
   /** A synchronous standby missing from the primary's replication for this long is replaced. */
   syncLossMs: number;
+  /** After a new primary is set, standbys get this long to re-point before counting as lost. */
+  repointGraceMs: number;
   /** A switchover waits this long for the target to catch up, then aborts. */
   switchoverTimeoutMs: number;
   /** Agent lease TTL in seconds (etcd's granularity). */
@@ -57,8 +59,9 @@ export const DEFAULT_TIMING: TimingSpec = {
   primaryUnreachableMs: 300,
   primaryRestartTimeoutMs: 5000,
   settleMs: 1500,
-  syncConfirmDelayMs: 300,
+  syncConfirmDelayMs: 500,
   syncLossMs: 300,
+  repointGraceMs: 5000,
   switchoverTimeoutMs: 15000,
   leaseTtlSec: 2,
   fenceAfterMs: 2000,
@@ -74,6 +77,8 @@ export interface ClusterView {
   generation: number;
   /** Member that must run as primary; null before bootstrap. */
   primary: MemberName | null;
+  /** Coordinator clock when `primary` was last set (bootstrap, failover, switchover). */
+  primarySince: number;
   /** Timeline the primary is expected on (0 until known). */
   timeline: number;
   /** What the primary must put in synchronous_standby_names (FIRST n (...)). */
@@ -208,8 +213,8 @@ export interface MemberStatus {
   fenced: boolean;
   /** Consecutive failed starts of postgres (crash loop). */
   restartAttempts: number;
-  /** Since when (agent clock) postgres has been down although it should run; null if fine. */
-  downSince: number | null;
+  /** How long postgres has been down although it should run (ms, agent clock); null if fine. */
+  downForMs: number | null;
   rejoin: RejoinRecord | null;
   /** What the agent is doing right now, for humans. */
   activity: string;
@@ -221,6 +226,11 @@ export interface ObservedMember {
   status: MemberStatus;
   /** Coordinator clock when status.seq last changed. */
   lastChangeAt: number;
+  /**
+   * Coordinator clock since when this member has been missing from the view primary's
+   * pg_stat_replication as 'streaming' (null while it streams). Bookkept by the loop.
+   */
+  notStreamingSince: number | null;
 }
 
 export interface Observed {

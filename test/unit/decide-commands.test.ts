@@ -1,0 +1,84 @@
+// Table-driven tests of operator commands and the switchover state machine in decide().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide } from '../../src/coordinator/decide.js';
+import type { ClusterView, Decision, Observed } from '../../src/domain/types.js';
+import { command, NOW, obs, observed, primaryDead, primaryStatus, spec, status, view } from './decide-fixtures.js';
+
+interface Case { name: string; observed: Observed; view: ClusterView; expect: (d: Decision, prev: ClusterView) => void }
+
+const consumed = (d: Decision) => assert.ok(d.actions.some((a) => a.kind === 'consume-command' && a.id === 'c1'), 'command consumed');
+const rejected = (re: RegExp) => (d: Decision) => {
+  consumed(d);
+  assert.equal(d.view?.lastCommand?.result, 'rejected');
+  assert.match(d.view?.lastCommand?.message ?? '', re);
+  assert.equal(d.view?.primary, 'pg1');
+};
+const so = (o: Partial<NonNullable<ClusterView['switchover']>> = {}) =>
+  ({ id: 'c1', from: 'pg1', to: 'pg3', phase: 'sync-target' as const, startedAt: NOW - 1000, ...o });
+const stoppedPrimary = obs(primaryStatus({ postgres: 'stopped', healthy: false, lsn: '0/3000200', inRecovery: null }));
+
+const cases: Case[] = [
+  { name: 'switchover to the best standby starts by making it synchronous',
+    observed: observed({}, { command: command() }), view: view(),
+    expect: (d) => { consumed(d); assert.deepEqual(d.view?.switchover, { id: 'c1', from: 'pg1', to: 'pg2', phase: 'sync-target', startedAt: NOW }); } },
+  { name: 'switchover to a named async standby', observed: observed({}, { command: command({ to: 'pg3' }) }), view: view(),
+    expect: (d) => assert.equal(d.view?.switchover?.to, 'pg3') },
+  { name: 'switchover to the primary itself is rejected', observed: observed({}, { command: command({ to: 'pg1' }) }), view: view(), expect: rejected(/already the primary/) },
+  { name: 'switchover to an unknown member is rejected', observed: observed({}, { command: command({ to: 'pg9' }) }), view: view(), expect: rejected(/unknown/) },
+  { name: 'switchover to a standby that does not stream is rejected',
+    observed: observed({ pg3: obs(status('pg3'), { notStreamingSince: NOW - 5000 }) }, { command: command({ to: 'pg3' }) }), view: view(), expect: rejected(/not a healthy standby streaming/) },
+  { name: 'switchover while another runs is rejected', observed: observed({}, { command: command({ id: 'c1' }) }), view: view({ switchover: so({ id: 'c0' }) }),
+    expect: (d) => { consumed(d); assert.equal(d.view?.lastCommand?.result, 'rejected'); assert.equal(d.view?.switchover?.id, 'c0'); } },
+  { name: 'a command already answered is ignored', observed: observed({}, { command: command() }),
+    view: view({ lastCommand: { id: 'c1', kind: 'switchover', result: 'done', message: '', at: NOW - 5 } }), expect: (d, p) => assert.equal(d.view, p) },
+  { name: 'switchover with a dead primary is rejected (use failover)', observed: { ...primaryDead(), command: command({ to: 'pg2' }) }, view: view(), expect: rejected(/use failover/) },
+
+  { name: 'sync-target: target becomes the requested synchronous standby', observed: observed(), view: view({ switchover: so() }),
+    expect: (d) => { assert.deepEqual(d.view?.syncStandbys, ['pg3']); assert.deepEqual(d.view?.syncConfirmed, []); assert.equal(d.view?.switchover?.phase, 'sync-target'); } },
+  { name: 'sync-target: confirmed target moves to stopping', observed: observed(), view: view({ syncStandbys: ['pg3'], syncConfirmed: ['pg3'], switchover: so() }),
+    expect: (d) => assert.equal(d.view?.switchover?.phase, 'stopping') },
+  { name: 'stopping: wait for the old primary to stop', observed: observed(), view: view({ syncStandbys: ['pg3'], syncConfirmed: ['pg3'], switchover: so({ phase: 'stopping' }) }),
+    expect: (d, p) => { assert.equal(d.view, p); assert.match(d.reason, /waiting for pg1 to stop/); } },
+  { name: 'stopping: target has not received the final checkpoint yet',
+    observed: observed({ pg1: stoppedPrimary, pg3: obs(status('pg3', { receiveLsn: '0/3000200' })) }), view: view({ syncStandbys: ['pg3'], syncConfirmed: ['pg3'], switchover: so({ phase: 'stopping' }) }),
+    expect: (d, p) => { assert.equal(d.view, p); assert.match(d.reason, /waiting for pg3 to receive past 0\/3000200/); } },
+  { name: 'stopping: target caught up -> promoted, command done',
+    observed: observed({ pg1: stoppedPrimary, pg3: obs(status('pg3', { receiveLsn: '0/3000228' })) }), view: view({ syncStandbys: ['pg3'], syncConfirmed: ['pg3'], switchover: so({ phase: 'stopping' }) }),
+    expect: (d) => {
+      assert.equal(d.view?.primary, 'pg3');
+      assert.equal(d.view?.switchover, null);
+      assert.equal(d.view?.lastCommand?.result, 'done');
+      assert.deepEqual(d.view?.syncStandbys, ['pg2']);
+      assert.deepEqual(d.view?.syncConfirmed, []);
+    } },
+  { name: 'switchover times out -> aborted, old primary stays', observed: observed(), view: view({ switchover: so({ startedAt: NOW - 60_000 }) }),
+    expect: (d) => { assert.equal(d.view?.switchover, null); assert.equal(d.view?.primary, 'pg1'); assert.equal(d.view?.lastCommand?.result, 'aborted'); } },
+  { name: 'switchover target dies -> aborted', observed: observed({ pg3: null }), view: view({ switchover: so({ phase: 'stopping' }) }),
+    expect: (d) => { assert.equal(d.view?.lastCommand?.result, 'aborted'); assert.equal(d.view?.primary, 'pg1'); } },
+  { name: 'stopping primary is not failed over while the switchover runs',
+    observed: { ...primaryDead({ pg3: obs(status('pg3', { receiveLsn: '0/3000000', primaryReachable: false, primaryUnreachableForMs: 1000 })) }) },
+    view: view({ syncStandbys: ['pg3'], syncConfirmed: ['pg3'], switchover: so({ phase: 'stopping' }) }),
+    expect: (d) => { assert.notEqual(d.view?.primary, 'pg2'); } },
+
+  { name: 'failover --to a confirmed standby with the primary dead: promoted at once',
+    observed: { ...primaryDead(), observingSince: NOW - 100, command: command({ kind: 'failover', to: 'pg2' }) }, view: view(),
+    expect: (d) => { consumed(d); assert.equal(d.view?.primary, 'pg2'); assert.equal(d.view?.lastCommand?.result, 'done'); } },
+  { name: 'failover --to an unconfirmed standby without --accept-data-loss is rejected',
+    observed: { ...primaryDead(), command: command({ kind: 'failover', to: 'pg3' }) }, view: view(), expect: rejected(/accept-data-loss/) },
+  { name: 'failover --to an unconfirmed standby with --accept-data-loss is forced',
+    observed: { ...primaryDead(), command: command({ kind: 'failover', to: 'pg3', acceptDataLoss: true }) }, view: view(),
+    expect: (d) => { assert.equal(d.view?.primary, 'pg3'); assert.match(d.reason, /FORCED/); assert.ok(d.actions.some((a) => a.kind === 'event' && a.level === 'error')); } },
+  { name: 'failover --to with a healthy primary is a safe switchover', observed: observed({}, { command: command({ kind: 'failover', to: 'pg3' }) }), view: view(),
+    expect: (d) => { assert.equal(d.view?.primary, 'pg1'); assert.equal(d.view?.switchover?.to, 'pg3'); } },
+  { name: 'failover without --to is rejected when the primary is dead',
+    observed: { ...primaryDead(), command: command({ kind: 'failover', to: null }) }, view: view(), expect: rejected(/--to/) },
+];
+
+for (const c of cases) {
+  test(`decide command: ${c.name}`, () => {
+    const d = decide(spec, c.observed, c.view, NOW);
+    assert.ok(d.reason.length > 0);
+    c.expect(d, c.view);
+  });
+}
