@@ -1,0 +1,153 @@
+// Pure views of a cluster snapshot for `ballast status` (and the readiness wait of `up`).
+import type { ClusterSnapshot } from '../store/store.js';
+import type { DisplayRole, MemberName, MemberStatus, PostgresState, RejoinRecord } from '../domain/types.js';
+
+export interface KnownMember {
+  name: MemberName;
+  host: string;
+  port: number;
+}
+
+export interface MemberDescription {
+  name: MemberName;
+  role: DisplayRole;
+  host: string;
+  port: number;
+  timeline: number | null;
+  lsn: string | null;
+  lagBytes: number | null;
+  lagMs: number | null;
+  agentPid: number | null;
+  postgresPid: number | null;
+  /** Postgres lifecycle state, or null when the agent publishes nothing. */
+  postgres: PostgresState | null;
+  activity: string;
+  rejoin: RejoinRecord | null;
+  lastError: string | null;
+}
+
+export interface ClusterDescription {
+  cluster: string | null;
+  coordinator: string | null;
+  view: {
+    generation: number;
+    primary: MemberName | null;
+    syncStandbys: MemberName[];
+    syncConfirmed: MemberName[];
+    unreplicated: boolean;
+    switchover: { from: MemberName; to: MemberName; phase: string; forMs: number } | null;
+    reason: string;
+  } | null;
+  members: MemberDescription[];
+}
+
+const REBUILDING: PostgresState[] = ['initializing', 'cloning', 'rewinding'];
+
+export function isRebuilding(s: MemberStatus): boolean {
+  return REBUILDING.includes(s.postgres) || s.rejoin?.result === 'running';
+}
+
+/** The role `status` shows for one member (see DisplayRole). */
+export function displayRole(status: MemberStatus | undefined, snapshot: ClusterSnapshot): DisplayRole {
+  if (!status) return 'down';
+  if (!status.healthy) return isRebuilding(status) ? 'starting' : 'down';
+  const view = snapshot.view;
+  if (!view || view.primary === null) return 'starting';
+  if (status.name === view.primary) return status.inRecovery === false ? 'primary' : 'starting';
+  const fromPrimary = status.inRecovery === true && status.streamingFrom === view.primary;
+  if (fromPrimary && view.syncStandbys.includes(status.name)) return 'sync';
+  if (fromPrimary) return 'async';
+  return 'starting';
+}
+
+/** Members in the order: known (state.json) first, then any others the store reports, by name. */
+function memberOrder(snapshot: ClusterSnapshot, known: KnownMember[]): MemberName[] {
+  const names = known.map((k) => k.name);
+  const extra = snapshot.members.map((m) => m.name).filter((n) => !names.includes(n)).sort();
+  return [...names, ...extra];
+}
+
+export function describeCluster(snapshot: ClusterSnapshot, known: KnownMember[], nowMs: number): ClusterDescription {
+  const v = snapshot.view;
+  const members = memberOrder(snapshot, known).map((name): MemberDescription => {
+    const s = snapshot.members.find((m) => m.name === name);
+    const k = known.find((m) => m.name === name);
+    return {
+      name,
+      role: displayRole(s, snapshot),
+      host: s?.host ?? k?.host ?? '',
+      port: s?.port ?? k?.port ?? 0,
+      timeline: s?.timeline ?? null,
+      lsn: s?.lsn ?? null,
+      lagBytes: s?.lagBytes ?? null,
+      lagMs: s?.lagMs ?? null,
+      agentPid: s?.agentPid ?? null,
+      postgresPid: s?.postgresPid ?? null,
+      postgres: s?.postgres ?? null,
+      activity: s ? s.activity : 'no status published (agent down or not started)',
+      rejoin: s?.rejoin ?? null,
+      lastError: s?.lastError ?? null,
+    };
+  });
+  return {
+    cluster: snapshot.spec?.name ?? null,
+    coordinator: snapshot.coordinatorLeader,
+    view: v
+      ? {
+          generation: v.generation,
+          primary: v.primary,
+          syncStandbys: [...v.syncStandbys],
+          syncConfirmed: [...v.syncConfirmed],
+          unreplicated: v.unreplicated,
+          switchover: v.switchover
+            ? { from: v.switchover.from, to: v.switchover.to, phase: v.switchover.phase, forMs: Math.max(0, nowMs - v.switchover.startedAt) }
+            : null,
+          reason: v.reason,
+        }
+      : null,
+    members,
+  };
+}
+
+function cell(v: string | number | null): string {
+  return v === null || v === '' ? '-' : String(v);
+}
+
+/** Fixed-width text table. */
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** Human form of describeCluster's result. */
+export function renderDescription(d: ClusterDescription): string {
+  const out: string[] = [];
+  out.push(`cluster ${d.cluster ?? '(no spec)'}   coordinator leader: ${d.coordinator ?? 'none'}`);
+  if (!d.view) out.push('view: none yet (no coordinator has bootstrapped the cluster)');
+  else {
+    const v = d.view;
+    out.push(`view generation ${v.generation}: primary ${v.primary ?? 'none'}, sync [${v.syncStandbys.join(', ')}], confirmed [${v.syncConfirmed.join(', ')}]`);
+    if (v.unreplicated) out.push('WARNING: UNREPLICATED - the primary runs without a synchronous standby; a failover now may lose data');
+    if (v.switchover) {
+      out.push(`SWITCHOVER IN PROGRESS: ${v.switchover.from} -> ${v.switchover.to}, phase ${v.switchover.phase}, for ${Math.round(v.switchover.forMs / 1000)} s`);
+    }
+    out.push(`reason: ${v.reason}`);
+  }
+  out.push('');
+  const rows = d.members.map((m) => [
+    m.name,
+    m.role,
+    `${m.host}:${m.port}`,
+    cell(m.postgres),
+    cell(m.timeline),
+    cell(m.lsn),
+    cell(m.lagBytes),
+    cell(m.lagMs),
+    cell(m.agentPid),
+    cell(m.postgresPid),
+    m.lastError ? `${m.activity} (error: ${m.lastError})` : m.activity,
+  ]);
+  out.push(renderTable(['NAME', 'ROLE', 'ADDRESS', 'POSTGRES', 'TL', 'LSN', 'LAG_B', 'LAG_MS', 'AGENT', 'PG_PID', 'ACTIVITY'], rows));
+  return `${out.join('\n')}\n`;
+}

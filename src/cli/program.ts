@@ -1,0 +1,105 @@
+// The `ballast` command line (commander). runCli never exits the process: it returns the exit
+// code, so tests can drive it. Exit codes: 0 ok, 1 failed, 2 bad usage (nothing changed).
+import { Command, CommanderError } from 'commander';
+import { InvalidInputError } from '../domain/errors.js';
+import { eventsCommand, operatorCommand, statusCommand } from './cluster-commands.js';
+import { EXIT_OK, EXIT_USAGE, reportError, type Io } from './io.js';
+import { downCommand, superviseCommand, upCommand } from './local-commands.js';
+import { agentCommand, coordinatorCommand } from './process-commands.js';
+
+type Opts = Record<string, string | boolean | undefined>;
+type Action = (io: Io, opts: Opts) => Promise<number>;
+
+function targetOptions(cmd: Command): Command {
+  return cmd
+    .option('--dir <dir>', 'local deployment directory (from ballast up)')
+    .option('--etcd <urls>', 'etcd endpoints, comma-separated (instead of --dir)')
+    .option('--cluster <name>', 'cluster name (with --etcd; default main)');
+}
+
+export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+  const program = new Command('ballast');
+  program
+    .description('Ballast: highly available PostgreSQL on your own machines')
+    .exitOverride()
+    .allowExcessArguments(false)
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s), outputError: () => undefined });
+  const on = (cmd: Command, action: Action) =>
+    cmd.action(async (opts: Opts) => {
+      setCode(await action(io, opts));
+    });
+
+  on(
+    program
+      .command('up')
+      .description('start a local cluster: etcd, N postgres members with agents, coordinators (loopback only)')
+      .option('--dir <dir>', 'absolute directory for data, logs, state and secrets')
+      .option('--members <n>', 'number of postgres members, 1..9 (default 3)')
+      .option('--cluster <name>', 'cluster name (default main)')
+      .option('--detach', 'run the supervisor in the background and return once ready')
+      .option('--json', 'machine-readable output'),
+    (i, o) => upCommand(i, o as Parameters<typeof upCommand>[1]),
+  );
+  on(
+    program.command('down').description('stop the local cluster in DIR (idempotent)').option('--dir <dir>', 'deployment directory').option('--json', 'machine-readable output'),
+    (i, o) => downCommand(i, o as Parameters<typeof downCommand>[1]),
+  );
+  on(
+    targetOptions(program.command('status').description('roles, lag and the coordinator view')).option('--json', 'machine-readable output'),
+    (i, o) => statusCommand(i, o as Parameters<typeof statusCommand>[1]),
+  );
+  on(
+    targetOptions(program.command('switchover').description('planned, no-data-loss change of primary'))
+      .option('--to <name>', 'target member (default: the best standby)')
+      .option('--json', 'machine-readable output'),
+    (i, o) => operatorCommand(i, 'switchover', o as Parameters<typeof operatorCommand>[2]),
+  );
+  on(
+    targetOptions(program.command('failover').description('promote a standby now'))
+      .option('--to <name>', 'member to promote (required)')
+      .option('--accept-data-loss', 'allow promoting a member that may miss acknowledged commits')
+      .option('--json', 'machine-readable output'),
+    (i, o) => operatorCommand(i, 'failover', o as Parameters<typeof operatorCommand>[2]),
+  );
+  on(
+    targetOptions(program.command('events').description('recent cluster events'))
+      .option('--limit <n>', 'how many (default 50)')
+      .option('--json', 'machine-readable output'),
+    (i, o) => eventsCommand(i, o as Parameters<typeof eventsCommand>[1]),
+  );
+  on(
+    program.command('agent').description('run the agent of one postgres member').option('--config <file>', 'agent config (JSON)'),
+    (i, o) => agentCommand(i, o as { config?: string }),
+  );
+  on(
+    program.command('coordinator').description('run one coordinator').option('--config <file>', 'coordinator config (JSON)'),
+    (i, o) => coordinatorCommand(i, o as { config?: string }),
+  );
+  on(
+    program.command('supervise').description('internal: the process supervisor behind "ballast up --detach"').option('--dir <dir>', 'deployment directory'),
+    (i, o) => superviseCommand(i, o as { dir?: string }),
+  );
+  return program;
+}
+
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  let code = EXIT_OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      return reportError(io, new InvalidInputError(`${e.message.replace(/^error: /, '')} (see ballast --help)`), json);
+    }
+    return reportError(io, e, json);
+  }
+}
