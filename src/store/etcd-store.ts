@@ -56,6 +56,7 @@ class EtcdStore implements Store {
   readonly client: Etcd3;
   private closed = false;
   private appends = 0;
+  private lastEventMs = 0;
   private readonly sessions = new Set<EtcdMemberSession>();
   private readonly leaderships = new Set<EtcdLeadership>();
   /** Command id and mod revision seen by the last readCluster, for consume-in-txn. */
@@ -174,7 +175,10 @@ class EtcdStore implements Store {
 
   async appendEvent(cluster: string, event: ClusterEvent): Promise<void> {
     const suffix = Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0');
-    const key = `${keys.eventsPrefix(cluster)}${String(Date.now()).padStart(13, '0')}-${suffix}`;
+    // Strictly increasing per store, so events appended here keep their order within a ms.
+    const ms = Math.max(Date.now(), this.lastEventMs + 1);
+    this.lastEventMs = ms;
+    const key = `${keys.eventsPrefix(cluster)}${String(ms).padStart(13, '0')}-${suffix}`;
     const req = { key: enc(key), value: enc(JSON.stringify(event)) };
     await this.call(`appending event to ${cluster}`, (o) => this.client.kv.put(req, o));
     this.appends += 1;
@@ -306,8 +310,11 @@ class EtcdMemberSession implements MemberSession {
     this.onClosed();
     const k = this.keeper ?? (this.granting === null ? null : await this.granting.catch(() => null));
     this.keeper = null;
-    await this.store.call(`deleting ${this.key}`, (o) => this.store.client.kv.deleteRange({ key: enc(this.key) }, o));
-    if (k !== null) await k.revoke();
+    try {
+      await this.store.call(`deleting ${this.key}`, (o) => this.store.client.kv.deleteRange({ key: enc(this.key) }, o));
+    } finally {
+      if (k !== null) await k.revoke();
+    }
   }
 }
 

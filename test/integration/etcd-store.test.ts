@@ -113,6 +113,16 @@ describe('etcd store (real etcd)', () => {
     assert.equal(snap.members.length, 0);
   });
 
+  it('keeps event order within a millisecond and trims to the newest 1000', async () => {
+    const store = open();
+    for (let i = 0; i < 1050; i++) {
+      await store.appendEvent('c7', { at: i, source: 'agent:a', level: 'info', message: `e${i}` });
+    }
+    const all = await store.listEvents('c7', 5000);
+    assert.equal(all.length, 1000);
+    assert.deepEqual(all.map((e) => e.at), Array.from({ length: 1000 }, (_, i) => i + 50));
+  });
+
   it('elects exactly one leader; the other takes over within ttl+1 s when it goes', async () => {
     const sa = open();
     const sb = open();
@@ -180,7 +190,7 @@ describe('etcd store (real etcd)', () => {
     await assert.rejects(lb.waitUntilLeader());
   });
 
-  it('fails fast while etcd is paused or down; sessions and leadership recover after a restart', async () => {
+  it('fails fast while etcd is paused or down; sessions and leadership recover after a restart', async (t) => {
     const store = open();
     const session = await store.openMemberSession('c6', 'a', TTL);
     await session.publish(status('a', 1));
@@ -192,21 +202,23 @@ describe('etcd store (real etcd)', () => {
 
     etcd.pause(); // no answers at all: the deadline must fire
     try {
-      await rejectsUnavailableWithin(2000, store.readCluster('c6'));
-      await rejectsUnavailableWithin(2000, session.publish(status('a', 2)));
+      const r = await rejectsUnavailableWithin(2000, store.readCluster('c6'));
+      const p = await rejectsUnavailableWithin(2000, session.publish(status('a', 2)));
+      t.diagnostic(`paused etcd: readCluster failed after ${Math.round(r)} ms, publish after ${Math.round(p)} ms`);
     } finally {
       etcd.resume();
     }
     await etcd.stop(); // connection refused
     const t0 = performance.now();
-    await rejectsUnavailableWithin(2000, store.readCluster('c6'));
+    const r = await rejectsUnavailableWithin(2000, store.readCluster('c6'));
+    t.diagnostic(`stopped etcd: readCluster failed after ${Math.round(r)} ms`);
     await rejectsUnavailableWithin(2000, store.appendEvent('c6', { at: 0, source: 't', level: 'info', message: 'x' }));
     await waitFor('leadership loss while etcd is down', TTL * 1000 + 1000, () => lost === 1);
     assert.equal(l.isLeader(), false);
     await sleep(Math.max(0, TTL * 1000 + 1000 - (performance.now() - t0)));
 
     await etcd.restart(); // same ports and data
-    await waitFor('publish to work again', 5000, async () => {
+    const back = await waitFor('publish to work again', 5000, async () => {
       try {
         await session.publish(status('a', 3));
         return true;
@@ -214,6 +226,7 @@ describe('etcd store (real etcd)', () => {
         return false;
       }
     });
+    t.diagnostic(`publish worked again ${Math.round(back)} ms after etcd was healthy`);
     const leaseAfter = await leaseOf(keys.member('c6', 'a'));
     assert.ok(leaseAfter !== null && leaseAfter !== leaseBefore, 'a new lease');
     await l.waitUntilLeader(); // old key expires (etcd renews leases on restart), then a new term
