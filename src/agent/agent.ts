@@ -1,5 +1,27 @@
-// Agent entry point (being written): supervises one postgres member. See README in this folder.
-import type { AgentConfig } from '../domain/config.js';
+// Agent (keeper): one per Postgres member. Three independent loops:
+//   - etcd tick (heartbeatMs): publish status under the lease, read the view; when etcd is
+//     unreachable and we are primary, ask peers the failsafe question;
+//   - probe tick (standbys): can we reach the view's primary postgres?
+//   - control loop: observe postgres, reconcile() to one step, execute it (see reconcile.ts).
+// Postgres runs detached: it survives the agent, and a restarted agent adopts it.
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { loadJsonFile, secretsSchema, type AgentConfig } from '../domain/config.js';
+import { errorMessage } from '../domain/errors.js';
+import { createLogger, type Logger } from '../domain/log.js';
+import { defaultSpec, type ClusterSpec, type ClusterView, type MemberStatus } from '../domain/types.js';
+import { createEtcdStore } from '../store/etcd-store.js';
+import type { MemberSession, Store } from '../store/store.js';
+import { AgentExecutor } from './agent-executor.js';
+import { buildStatus } from './agent-status.js';
+import { confirmRole, isFailsafeQuorum } from './fence.js';
+import { startHealthServer } from './health-server.js';
+import type { HealthFacts } from './health-checks.js';
+import { LagTracker } from './lag-tracker.js';
+import { slotName, type PgControl, type Upstream } from './pg-control.js';
+import { PostgresControl } from './postgres-control.js';
+import { reconcile, type AgentMemory } from './reconcile.js';
 
 export interface AgentHandle {
   /** Stop the agent loop and its HTTP server; postgres keeps running. */
@@ -7,6 +29,174 @@ export interface AgentHandle {
   done: Promise<void>;
 }
 
-export async function startAgent(_config: AgentConfig): Promise<AgentHandle> {
-  throw new Error('agent: not implemented yet');
+const PROBE_INTERVAL_MS = 200;
+const PROBE_TIMEOUT_MS = 400;
+const REJOIN_TIMEOUT_MS = 10_000;
+
+/** Everything the agent knows; the loops read and write it, buildStatus() turns it into status. */
+export class AgentState {
+  view: ClusterView | null = null;
+  spec: ClusterSpec;
+  members: MemberStatus[] = [];
+  addresses = new Map<string, Upstream>();
+  lastEtcdOkAt = Number.NEGATIVE_INFINITY;
+  lastFailsafeOkAt = Number.NEGATIVE_INFINITY;
+  primaryReachable: boolean | null = null;
+  unreachableSince: number | null = null;
+  lag = new LagTracker();
+  seq = 0;
+  mem: AgentMemory = { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: null, repointedAt: 0, rolesEnsured: false };
+  constructor(readonly config: AgentConfig) {
+    this.spec = defaultSpec(config.cluster);
+  }
+  upstream(): Upstream | null {
+    const p = this.view?.primary;
+    return p && p !== this.config.name ? (this.addresses.get(p) ?? null) : null;
+  }
+  primaryStatus(): MemberStatus | undefined {
+    return this.members.find((m) => m.name === this.view?.primary);
+  }
+  confirmation() {
+    return confirmRole({ now: performance.now(), lastEtcdOkAt: this.lastEtcdOkAt, lastFailsafeOkAt: this.lastFailsafeOkAt, fenceAfterMs: this.spec.timing.fenceAfterMs });
+  }
 }
+
+export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?: PgControl } = {}): Promise<AgentHandle> {
+  const log = createLogger('agent', { cluster: config.cluster, member: config.name });
+  const secrets = loadJsonFile(secretsSchema, config.secretsFile, 'secrets file');
+  const store = deps.store ?? createEtcdStore(config.etcd);
+  const pg = deps.pg ?? new PostgresControl(config, secrets, log);
+  const state = new AgentState(config);
+  const exec = new AgentExecutor(config, pg, state, log, (level, message) => {
+    void store.appendEvent(config.cluster, { at: Date.now(), source: `agent:${config.name}`, level, message }).catch(() => undefined);
+  });
+  let stopped = false;
+  let session: MemberSession | null = null;
+
+  const facts = (): HealthFacts => ({ status: buildStatus(state, exec, false), view: state.view, confirmation: state.confirmation() });
+  const http: FastifyInstance = await startHealthServer(config.apiHost, config.apiPort, facts);
+
+  const etcdTick = async () => {
+    try {
+      session ??= await store.openMemberSession(config.cluster, config.name, state.spec.timing.leaseTtlSec);
+      await session.publish(buildStatus(state, exec, true));
+      const snap = await store.readCluster(config.cluster);
+      state.lastEtcdOkAt = performance.now();
+      if (snap.spec) state.spec = snap.spec;
+      if (snap.view && (state.view === null || snap.view.generation >= state.view.generation)) state.view = snap.view;
+      state.members = snap.members;
+      for (const m of snap.members) state.addresses.set(m.name, { name: m.name, host: m.host, port: m.port });
+      state.lag.sample(state.primaryStatus()?.flushLsn ?? null, performance.now());
+    } catch (e) {
+      log.debug({ err: errorMessage(e) }, 'etcd tick failed');
+      await maybeFailsafe();
+    }
+  };
+
+  let failsafeBusy = false;
+  const maybeFailsafe = async () => {
+    const v = state.view;
+    if (failsafeBusy || v?.primary !== config.name || exec.obs?.inRecovery !== false) return;
+    if (performance.now() - state.lastEtcdOkAt < state.spec.timing.fenceAfterMs / 2) return;
+    failsafeBusy = true;
+    try {
+      const peers = state.members.filter((m) => m.name !== config.name);
+      const answers = await Promise.all(peers.map((p) => askFailsafe(p, config.name, v.generation)));
+      const yes = answers.filter(Boolean).length;
+      if (isFailsafeQuorum(yes, peers.length + 1)) {
+        state.lastFailsafeOkAt = performance.now();
+      } else {
+        log.warn({ yes, peers: peers.length }, 'etcd unreachable and no failsafe quorum');
+      }
+    } finally {
+      failsafeBusy = false;
+    }
+  };
+
+  const probeTick = async () => {
+    const up = state.upstream();
+    if (!up || exec.obs?.inRecovery !== true) {
+      state.primaryReachable = null;
+      state.unreachableSince = null;
+      return;
+    }
+    const ok = await pg.probe(up, PROBE_TIMEOUT_MS);
+    state.primaryReachable = ok;
+    if (ok) state.unreachableSince = null;
+    else state.unreachableSince ??= performance.now();
+  };
+
+  const controlPass = async () => {
+    await exec.observe();
+    const conf = state.confirmation();
+    const v = state.view;
+    const step = reconcile({
+      me: config.name,
+      view: v,
+      roleConfirmed: conf !== 'none',
+      fence: conf === 'none' && v?.primary === config.name,
+      upstream: state.upstream(),
+      upstreamHealthy: isHealthyPrimary(state.primaryStatus()),
+      otherHasData: state.members.some((m) => m.name !== config.name && m.systemId !== null),
+      wantedSlots: [...new Set([...state.members.map((m) => m.name), ...(v?.syncStandbys ?? [])])].filter((n) => n !== config.name).map(slotName),
+      local: exec.local(),
+      mem: state.mem,
+      now: performance.now(),
+      rejoinTimeoutMs: REJOIN_TIMEOUT_MS,
+    });
+    await exec.run(step);
+  };
+
+  const loop = async (intervalMs: () => number, body: () => Promise<void>, name: string) => {
+    while (!stopped) {
+      const t0 = performance.now();
+      try {
+        await body();
+      } catch (e) {
+        log.error({ err: errorMessage(e), loop: name }, 'loop pass failed');
+        exec.lastError = errorMessage(e);
+      }
+      await sleep(Math.max(10, intervalMs() - (performance.now() - t0)));
+    }
+  };
+
+  log.info({ apiPort: config.apiPort, port: config.port }, 'agent started');
+  const done = Promise.all([
+    loop(() => state.spec.timing.heartbeatMs, etcdTick, 'etcd'),
+    loop(() => PROBE_INTERVAL_MS, probeTick, 'probe'),
+    loop(() => 100, controlPass, 'control'),
+  ]).then(() => undefined);
+
+  return {
+    done,
+    async stop() {
+      stopped = true;
+      await done.catch(() => undefined);
+      await http.close().catch(() => undefined);
+      await session?.close().catch(() => undefined);
+      await pg.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      log.info('agent stopped (postgres left running)');
+    },
+  };
+}
+
+function isHealthyPrimary(s: MemberStatus | undefined): boolean {
+  return s !== undefined && s.healthy && s.inRecovery === false && !s.fenced;
+}
+
+async function askFailsafe(peer: MemberStatus, me: string, generation: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${peer.host}:${peer.apiPort}/failsafe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ primary: me, generation }),
+      signal: AbortSignal.timeout(500),
+    });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export type { Logger };

@@ -62,9 +62,11 @@ export interface PgControl {
    * Write the dynamic part (ballast-dynamic.conf): as a standby, primary_conninfo (with passfile,
    * application_name = member name) and primary_slot_name; as primary, synchronous_standby_names
    * = FIRST n (names) or '' when names is empty. Creates or removes standby.signal.
+   * A standby about to be promoted also gets syncStandbys, so its first commit as primary
+   * already waits for a synchronous standby (standby.signal stays: postgres removes it).
    * Returns true if anything changed on disk.
    */
-  writeDynamicConfig(role: { kind: 'primary'; syncStandbys: MemberName[] } | { kind: 'standby'; upstream: Upstream }): Promise<boolean>;
+  writeDynamicConfig(role: { kind: 'primary'; syncStandbys: MemberName[] } | { kind: 'standby'; upstream: Upstream; syncStandbys?: MemberName[] }): Promise<boolean>;
   /** Spawn the postmaster detached (survives the agent). Resolves once it accepts connections or fails. */
   start(timeoutMs: number): Promise<void>;
   /** pg_ctl stop -m fast (falls back to immediate after timeoutMs). */

@@ -1,0 +1,238 @@
+// Executes the agent's steps against postgres (via PgControl) and keeps the local facts
+// (observation, lifecycle state, rejoin record) that status publishing reads.
+import { performance } from 'node:perf_hooks';
+import type { AgentConfig } from '../domain/config.js';
+import { errorMessage } from '../domain/errors.js';
+import type { Logger } from '../domain/log.js';
+import type { PostgresState, RejoinRecord } from '../domain/types.js';
+import type { AgentState } from './agent.js';
+import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
+import { upstreamKey, type LocalState, type Step } from './reconcile.js';
+
+type EventFn = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
+const PROMOTE_TIMEOUT_MS = 15_000;
+
+/** Back-off before restart attempt n (1-based): 0, 0.5 s, 1 s, 2 s, then 5 s. */
+export function restartBackoffMs(attempt: number): number {
+  return attempt <= 1 ? 0 : Math.min(5000, 500 * 2 ** (attempt - 2));
+}
+
+export class AgentExecutor {
+  obs: PgObservation | null = null;
+  pid: number | null = null;
+  hasData = false;
+  control: ControlData | null = null;
+  pgState: PostgresState = 'absent';
+  activity = 'starting';
+  lastError: string | null = null;
+  rejoin: RejoinRecord | null = null;
+  fenced = false;
+  downSince: number | null = null;
+  private expectRunning = false;
+  private busy: PostgresState | null = null;
+  private controlReadAt = 0;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly pg: PgControl,
+    private readonly state: AgentState,
+    private readonly log: Logger,
+    private readonly event: EventFn,
+  ) {}
+
+  local(): LocalState {
+    return { hasData: this.hasData, running: this.pid !== null, obs: this.obs, control: this.control };
+  }
+
+  healthy(): boolean {
+    return this.pid !== null && this.obs !== null;
+  }
+
+  async observe(): Promise<void> {
+    const now = performance.now();
+    this.hasData = await this.pg.hasDataDir();
+    this.pid = await this.pg.postmasterPid();
+    this.obs = null;
+    if (this.pid !== null) {
+      try {
+        this.obs = await this.pg.observe();
+      } catch (e) {
+        this.lastError = errorMessage(e);
+      }
+    }
+    if (this.pid === null && this.expectRunning) {
+      this.expectRunning = false;
+      const m = this.state.mem;
+      m.restartAttempts += 1;
+      m.nextStartAt = now + restartBackoffMs(m.restartAttempts);
+      this.event('warn', `postgres on ${this.config.name} died unexpectedly; restart attempt ${m.restartAttempts}`);
+      this.pgState = 'crashed';
+    }
+    if (this.pid !== null) {
+      this.expectRunning = true;
+      this.pgState = this.obs ? 'running' : 'starting';
+      this.control = null;
+    } else if (!this.hasData) {
+      this.pgState = 'absent';
+      this.control = null;
+    } else {
+      if (this.pgState !== 'crashed') this.pgState = 'stopped';
+      if (this.control === null || now - this.controlReadAt > 2000) {
+        this.control = await this.pg.controlData().catch(() => null);
+        this.controlReadAt = now;
+      }
+    }
+    if (this.obs !== null) {
+      this.downSince = null;
+      this.state.mem.restartAttempts = 0;
+    } else if (this.state.view?.primary != null && !(this.state.view.switchover?.phase === 'stopping' && this.state.view.switchover.from === this.config.name)) {
+      this.downSince ??= now;
+    }
+  }
+
+  /** Lifecycle to publish: a running step wins over the observed state. */
+  lifecycle(): PostgresState {
+    return this.busy ?? this.pgState;
+  }
+
+  async run(step: Step): Promise<void> {
+    switch (step.kind) {
+      case 'wait':
+        this.activity = step.why;
+        return;
+      case 'initdb':
+        return this.busyWith('initializing', 'initdb (bootstrap primary)', async () => {
+          await this.pg.initdb();
+          await this.pg.writeStaticConfig();
+          this.event('info', `${this.config.name}: initialised a new cluster (initdb, data checksums on)`);
+        });
+      case 'basebackup':
+        return this.busyWith('cloning', step.why, () => this.clone(step.from, step.why));
+      case 'rewind':
+        return this.busyWith('rewinding', step.why, () => this.rewindOrClone(step.from, step.why));
+      case 'start':
+        return this.start(step);
+      case 'stop':
+        return this.busyWith('stopping', step.why, async () => {
+          this.expectRunning = false;
+          if (step.why.startsWith('fencing')) {
+            this.fenced = true;
+            this.event('error', `${this.config.name}: ${step.why}; stopping postgres`);
+          }
+          await this.pg.stop(step.mode, STOP_TIMEOUT_MS);
+          if (step.thenRewind) this.state.mem.needsRewind = true;
+          this.control = await this.pg.controlData().catch(() => null);
+          this.controlReadAt = performance.now();
+          this.pgState = 'stopped';
+        });
+      case 'promote':
+        return this.busyWith('running', 'promoting', () => this.promote());
+      case 'configure-primary':
+        this.activity = `applying synchronous_standby_names [${step.syncStandbys.join(', ')}]`;
+        await this.pg.writeDynamicConfig({ kind: 'primary', syncStandbys: step.syncStandbys });
+        await this.pg.reload();
+        return;
+      case 'configure-standby':
+        this.activity = `re-pointing to ${step.upstream.name}`;
+        await this.configureStandby(step.upstream);
+        await this.pg.reload();
+        this.event('info', `${this.config.name}: now following ${step.upstream.name}`);
+        return;
+      case 'ensure-roles':
+        await this.pg.ensureRoles();
+        this.state.mem.rolesEnsured = true;
+        return;
+      case 'sync-slots':
+        await this.pg.syncSlots(step.slots);
+        return;
+    }
+  }
+
+  private async busyWith(state: PostgresState, activity: string, body: () => Promise<void>): Promise<void> {
+    this.busy = state;
+    this.activity = activity;
+    try {
+      await body();
+      this.lastError = null;
+    } catch (e) {
+      this.lastError = `${activity}: ${errorMessage(e)}`;
+      this.log.error({ err: errorMessage(e) }, `failed: ${activity}`);
+      throw e;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  private async configureStandby(up: Upstream): Promise<void> {
+    await this.pg.writeDynamicConfig({ kind: 'standby', upstream: up });
+    this.state.mem.configuredUpstream = upstreamKey(up);
+    this.state.mem.repointedAt = performance.now();
+  }
+
+  private async clone(from: Upstream, why: string): Promise<void> {
+    this.rejoin = { method: 'basebackup', reason: why, result: 'running', at: Date.now() };
+    await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
+    await this.configureStandby(from);
+    this.state.mem.needsRewind = false;
+    this.rejoin = { ...this.rejoin, result: 'ok' };
+    this.event('info', `${this.config.name}: cloned from ${from.name} with pg_basebackup (${why})`);
+  }
+
+  private async rewindOrClone(from: Upstream, why: string): Promise<void> {
+    this.rejoin = { method: 'rewind', reason: why, result: 'running', at: Date.now() };
+    try {
+      await this.pg.rewind(from);
+      await this.configureStandby(from);
+      this.state.mem.needsRewind = false;
+      this.rejoin = { ...this.rejoin, result: 'ok' };
+      this.event('info', `${this.config.name}: rejoined via pg_rewind from ${from.name} (${why})`);
+    } catch (e) {
+      const msg = `pg_rewind failed (${errorMessage(e).slice(0, 300)}); falling back to a fresh base backup`;
+      this.event('warn', `${this.config.name}: ${msg}`);
+      this.busy = 'cloning';
+      await this.clone(from, msg);
+    }
+  }
+
+  private async start(step: Extract<Step, { kind: 'start' }>): Promise<void> {
+    const view = this.state.view;
+    if (step.role === 'primary') await this.pg.writeDynamicConfig({ kind: 'primary', syncStandbys: view?.syncStandbys ?? [] });
+    const up = this.state.upstream();
+    if (step.role === 'standby' && up) await this.configureStandby(up);
+    await this.pg.writeStaticConfig();
+    this.expectRunning = true;
+    try {
+      await this.busyWith('starting', step.why, () => this.pg.start(START_TIMEOUT_MS));
+      this.fenced = false;
+    } catch (e) {
+      this.expectRunning = false;
+      const m = this.state.mem;
+      m.restartAttempts += 1;
+      m.nextStartAt = performance.now() + restartBackoffMs(m.restartAttempts + 1);
+      this.pgState = 'crashed';
+      this.event('warn', `${this.config.name}: postgres failed to start (attempt ${m.restartAttempts}): ${errorMessage(e).slice(0, 300)}`);
+    }
+  }
+
+  private async promote(): Promise<void> {
+    const view = this.state.view!;
+    // Synchronous names go in BEFORE promotion so the first commit on the new timeline already
+    // waits for a standby; standby.signal must stay until postgres removes it itself.
+    const up = this.state.mem.configuredUpstream;
+    const last = up ? [...this.state.addresses.values()].find((a) => upstreamKey(a) === up) : undefined;
+    if (last) {
+      await this.pg.writeDynamicConfig({ kind: 'standby', upstream: last, syncStandbys: view.syncStandbys });
+      await this.pg.reload();
+    }
+    await this.pg.promote(PROMOTE_TIMEOUT_MS);
+    await this.pg.writeDynamicConfig({ kind: 'primary', syncStandbys: view.syncStandbys });
+    await this.pg.reload();
+    this.state.mem.configuredUpstream = null;
+    this.state.mem.rolesEnsured = false;
+    this.rejoin = null;
+    this.event('warn', `${this.config.name}: promoted to primary (view generation ${view.generation}; synchronous [${view.syncStandbys.join(', ')}])`);
+  }
+}

@@ -1,0 +1,55 @@
+// Builds the MemberStatus an agent publishes (pure given its inputs).
+import { performance } from 'node:perf_hooks';
+import { lsnDiff } from '../domain/lsn.js';
+import type { MemberStatus } from '../domain/types.js';
+import type { AgentExecutor } from './agent-executor.js';
+import type { AgentState } from './agent.js';
+
+export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boolean): MemberStatus {
+  const c = state.config;
+  const now = performance.now();
+  const obs = exec.obs;
+  const standby = obs?.inRecovery === true;
+  const primary = obs?.inRecovery === false;
+  const primaryFlush = state.primaryStatus()?.flushLsn ?? state.lag.latest();
+  if (bumpSeq) state.seq += 1;
+  let streamingFrom: string | null = null;
+  const r = obs?.receiver;
+  if (standby && r && r.status === 'streaming') {
+    const match = [...state.addresses.values()].find((a) => a.port === r.senderPort && (r.senderHost === null || a.host === r.senderHost || r.senderHost.startsWith('/')));
+    streamingFrom = match?.name ?? null;
+  }
+  return {
+    name: c.name,
+    host: c.host,
+    port: c.port,
+    apiPort: c.apiPort,
+    agentPid: process.pid,
+    postgresPid: exec.pid,
+    seq: state.seq,
+    at: Date.now(),
+    viewGeneration: state.view?.generation ?? 0,
+    postgres: exec.lifecycle(),
+    healthy: exec.healthy(),
+    inRecovery: obs ? obs.inRecovery : null,
+    timeline: obs?.timeline ?? exec.control?.timeline ?? null,
+    systemId: obs?.systemId ?? exec.control?.systemId ?? null,
+    lsn: obs ? (primary ? obs.currentLsn : (obs.receiveLsn ?? obs.replayLsn)) : (exec.control?.checkpointLsn ?? null),
+    flushLsn: obs ? obs.flushLsn : null,
+    receiveLsn: obs?.receiveLsn ?? null,
+    replayLsn: obs?.replayLsn ?? null,
+    lagBytes: primary ? 0 : standby ? lsnDiff(primaryFlush, obs.replayLsn) : null,
+    lagMs: primary ? 0 : standby ? state.lag.lagMs(obs.replayLsn, now) : null,
+    appliedSync: primary ? obs.syncStandbyNames : null,
+    replication: primary ? obs.replication : [],
+    streamingFrom,
+    primaryReachable: standby ? state.primaryReachable : null,
+    primaryUnreachableForMs: standby && state.unreachableSince !== null ? Math.round(now - state.unreachableSince) : 0,
+    fenced: exec.fenced,
+    restartAttempts: state.mem.restartAttempts,
+    downForMs: exec.downSince !== null ? Math.round(now - exec.downSince) : null,
+    rejoin: exec.rejoin,
+    activity: exec.activity,
+    lastError: exec.lastError,
+  };
+}

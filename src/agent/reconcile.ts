@@ -1,0 +1,154 @@
+// The agent's pure decision: reconcile(input) -> the next step towards the view.
+// Modes of the local member and their transitions:
+//   absent --initdb (bootstrap primary) / basebackup (standby)--> stopped
+//   stopped --start--> running (primary or standby); crashed --start with back-off--> running
+//   standby running --promote (view names us, view fresh)--> primary running
+//   primary running, view names another --stop--> stopped (former primary) --rewind--> standby
+//   rewind failed --basebackup--> standby
+//   primary that cannot confirm its role --stop immediate (fence)--> stopped
+import type { ClusterView, MemberName } from '../domain/types.js';
+import type { ControlData, PgObservation, Upstream } from './pg-control.js';
+
+export interface LocalState {
+  hasData: boolean;
+  running: boolean;
+  /** Observation when running and answering, else null. */
+  obs: PgObservation | null;
+  /** pg_controldata when stopped with data, else null. */
+  control: ControlData | null;
+}
+
+export interface AgentMemory {
+  restartAttempts: number;
+  /** Agent clock before which no start is attempted (back-off). */
+  nextStartAt: number;
+  /** Set when this member must be rewound before it can follow the primary. */
+  needsRewind: boolean;
+  /** Upstream "host:port" our ballast-dynamic.conf points at, or null. */
+  configuredUpstream: string | null;
+  /** Agent clock when we last re-pointed to the current upstream. */
+  repointedAt: number;
+  rolesEnsured: boolean;
+}
+
+export interface ReconcileInput {
+  me: MemberName;
+  view: ClusterView | null;
+  /** The view is confirmed by etcd recently, or by a failsafe quorum of peers. */
+  roleConfirmed: boolean;
+  /** Must stop serving writes now (lost lease and no failsafe quorum). */
+  fence: boolean;
+  upstream: Upstream | null;
+  upstreamHealthy: boolean;
+  /** Some other member reports a data directory (so initdb would fork a new cluster). */
+  otherHasData: boolean;
+  /** Slot names a primary should hold (one per other member). */
+  wantedSlots: string[];
+  local: LocalState;
+  mem: AgentMemory;
+  now: number;
+  rejoinTimeoutMs: number;
+}
+
+export type Step =
+  | { kind: 'wait'; why: string }
+  | { kind: 'initdb' }
+  | { kind: 'basebackup'; from: Upstream; why: string }
+  | { kind: 'rewind'; from: Upstream; why: string }
+  | { kind: 'start'; role: 'primary' | 'standby' | 'as-is'; why: string }
+  | { kind: 'stop'; mode: 'fast' | 'immediate'; why: string; thenRewind: boolean }
+  | { kind: 'promote' }
+  | { kind: 'configure-primary'; syncStandbys: MemberName[] }
+  | { kind: 'configure-standby'; upstream: Upstream }
+  | { kind: 'ensure-roles' }
+  | { kind: 'sync-slots'; slots: string[] };
+
+const STANDBY_STATES = new Set(['shut down in recovery', 'in archive recovery']);
+
+export function upstreamKey(u: Upstream): string {
+  return `${u.host}:${u.port}`;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export function reconcile(i: ReconcileInput): Step {
+  const { view } = i;
+  if (view === null || view.primary === null) {
+    return { kind: 'wait', why: 'no cluster view yet (waiting for the coordinator)' };
+  }
+  if (view.primary === i.me) return reconcilePrimary(i, view);
+  return reconcileStandby(i);
+}
+
+function reconcilePrimary(i: ReconcileInput, view: ClusterView): Step {
+  const { local, mem } = i;
+  const stopping = view.switchover?.phase === 'stopping' && view.switchover.from === i.me;
+  if (i.fence && local.running && local.obs?.inRecovery !== true) {
+    return { kind: 'stop', mode: 'immediate', why: 'fencing: cannot confirm this member is still the primary', thenRewind: false };
+  }
+  if (stopping) {
+    return local.running
+      ? { kind: 'stop', mode: 'fast', why: `switchover to ${view.switchover!.to}: shutting down cleanly`, thenRewind: false }
+      : { kind: 'wait', why: `stopped for switchover to ${view.switchover!.to}` };
+  }
+  if (!local.hasData) {
+    if (view.timeline === 0 && !i.otherHasData) return { kind: 'initdb' };
+    return { kind: 'wait', why: 'named primary but has no data directory while other members have data; operator action needed' };
+  }
+  if (!local.running) {
+    if (i.fence) return { kind: 'wait', why: 'fenced: waiting to confirm the primary role' };
+    if (!i.roleConfirmed) return { kind: 'wait', why: 'not starting as primary on an unconfirmed view' };
+    if (i.now < mem.nextStartAt) return { kind: 'wait', why: `restart back-off (attempt ${mem.restartAttempts})` };
+    const wasStandby = local.control !== null && STANDBY_STATES.has(local.control.state);
+    return wasStandby
+      ? { kind: 'start', role: 'as-is', why: 'starting the standby so it can be promoted' }
+      : { kind: 'start', role: 'primary', why: 'starting as primary' };
+  }
+  const obs = local.obs;
+  if (obs === null) return { kind: 'wait', why: 'postgres is starting' };
+  if (obs.inRecovery) {
+    if (!i.roleConfirmed) return { kind: 'wait', why: 'not promoting on an unconfirmed view' };
+    return { kind: 'promote' };
+  }
+  if (!sameNames(obs.syncStandbyNames, view.syncStandbys)) {
+    return { kind: 'configure-primary', syncStandbys: view.syncStandbys };
+  }
+  if (!mem.rolesEnsured) return { kind: 'ensure-roles' };
+  const have = obs.slots.filter((s) => s.startsWith('ballast_')).sort();
+  const want = [...i.wantedSlots].sort();
+  if (!sameNames(have, want)) return { kind: 'sync-slots', slots: want };
+  return { kind: 'wait', why: 'primary: in sync with the view' };
+}
+
+function reconcileStandby(i: ReconcileInput): Step {
+  const { local, mem, upstream } = i;
+  if (!local.hasData) {
+    if (upstream && i.upstreamHealthy) return { kind: 'basebackup', from: upstream, why: 'new member: cloning from the primary' };
+    return { kind: 'wait', why: 'no data yet; waiting for a healthy primary to clone from' };
+  }
+  if (local.running && local.obs?.inRecovery === false) {
+    return { kind: 'stop', mode: 'fast', why: `the view names ${i.view!.primary} primary: demoting this former primary`, thenRewind: true };
+  }
+  if (!local.running) {
+    if (i.now < mem.nextStartAt) return { kind: 'wait', why: `restart back-off (attempt ${mem.restartAttempts})` };
+    const wasPrimary = local.control !== null && !STANDBY_STATES.has(local.control.state);
+    if (mem.needsRewind || wasPrimary) {
+      if (!upstream || !i.upstreamHealthy) return { kind: 'wait', why: 'must rewind; waiting for a healthy primary' };
+      return { kind: 'rewind', from: upstream, why: wasPrimary ? 'former primary rejoining' : 'timeline diverged from the new primary' };
+    }
+    if (!upstream) return { kind: 'start', role: 'as-is', why: 'starting the standby (primary location unknown)' };
+    return { kind: 'start', role: 'standby', why: `starting as standby of ${upstream.name}` };
+  }
+  if (local.obs === null) return { kind: 'wait', why: 'postgres is starting' };
+  if (!upstream) return { kind: 'wait', why: 'standby: primary location unknown' };
+  if (mem.configuredUpstream !== upstreamKey(upstream)) return { kind: 'configure-standby', upstream };
+  const r = local.obs.receiver;
+  const streaming = r !== null && r.status === 'streaming' && r.senderPort === upstream.port;
+  if (streaming) return { kind: 'wait', why: `streaming from ${upstream.name}` };
+  if (i.upstreamHealthy && i.now - mem.repointedAt > i.rejoinTimeoutMs) {
+    return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} ${i.rejoinTimeoutMs} ms after re-pointing: rewinding`, thenRewind: true };
+  }
+  return { kind: 'wait', why: `re-pointing to ${upstream.name}` };
+}
