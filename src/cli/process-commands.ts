@@ -1,8 +1,6 @@
 // `ballast agent` and `ballast coordinator`: run one long-lived component until SIGTERM/SIGINT.
-import { startAgent } from '../agent/agent.js';
 import { agentConfigSchema, coordinatorConfigSchema, loadJsonFile } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { startCoordinator } from '../coordinator/coordinator.js';
 import { EXIT_FAILED, EXIT_OK, type Io } from './io.js';
 
 interface Handle {
@@ -50,10 +48,13 @@ function requireConfig(file: string | undefined): string {
 
 export async function agentCommand(io: Io, o: { config?: string }): Promise<number> {
   const config = loadJsonFile(agentConfigSchema, requireConfig(o.config), 'agent config');
+  // Imported on demand: other commands neither load nor depend on the agent's modules.
+  const { startAgent } = await import('../agent/agent.js');
   return runUntilSignal(io, `agent ${config.name}`, () => startAgent(config));
 }
 
 export async function coordinatorCommand(io: Io, o: { config?: string }): Promise<number> {
   const config = loadJsonFile(coordinatorConfigSchema, requireConfig(o.config), 'coordinator config');
+  const { startCoordinator } = await import('../coordinator/coordinator.js');
   return runUntilSignal(io, `coordinator ${config.id}`, () => startCoordinator(config));
 }
