@@ -175,12 +175,11 @@ export function renderPassfile(entries: { user: string; password: string }[]): s
   return entries.map((e) => `*:*:*:${escapePassfileField(e.user)}:${escapePassfileField(e.password)}\n`).join('');
 }
 
-/** Split a comma list, respecting double quotes; returns the unquoted names. */
+/** Split a comma list, respecting double quotes ("" inside quotes is a quote); unquoted blanks are dropped. */
 function splitNames(list: string): string[] {
   const out: string[] = [];
   let cur = '';
   let quoted = false;
-  let wasQuoted = false;
   for (let i = 0; i < list.length; i++) {
     const c = list[i] as string;
     if (quoted) {
@@ -189,18 +188,14 @@ function splitNames(list: string): string[] {
         i++;
       } else if (c === '"') quoted = false;
       else cur += c;
-    } else if (c === '"') {
-      quoted = true;
-      wasQuoted = true;
-    } else if (c === ',') {
-      out.push(wasQuoted ? cur : cur.trim());
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(cur);
       cur = '';
-      wasQuoted = false;
-    } else if (!/\s/.test(c) || !wasQuoted) cur += c;
+    } else if (!/\s/.test(c)) cur += c;
   }
   if (quoted) throw new InvalidInputError(`unterminated quote in ${JSON.stringify(list)}`);
-  const last = wasQuoted ? cur : cur.trim();
-  if (last !== '' || out.length > 0) out.push(last);
+  out.push(cur);
   return out.filter((n) => n !== '');
 }
 
