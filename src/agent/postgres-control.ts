@@ -4,6 +4,7 @@
 // former primary rejoins with rewind (or a fresh basebackup).
 import { chown, chmod, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { APP_DATABASE, APP_USER, REPLICATION_USER, SUPERUSER, type AgentConfig, type Secrets } from '../domain/config.js';
@@ -142,7 +143,7 @@ export class PostgresControl implements PgControl {
     await this.ensureRunDir();
     const d = this.config.dataDir;
     const osUsers = ['root', this.config.osUser];
-    const self = this.identity ? null : (process.env.USER ?? null);
+    const self = this.identity ? null : userInfo().username;
     if (self) osUsers.push(self);
     await this.writeOwned(join(d, 'postgresql.conf'), renderPostgresqlConf({
       memberName: this.config.name,
@@ -203,10 +204,16 @@ export class PostgresControl implements PgControl {
       host: from.host, port: from.port, user: SUPERUSER, dbname: 'postgres', passfile: this.passfile, connect_timeout: 5,
     });
     await this.checkpointSourceIfStale(from);
-    await this.run('pg_rewind', ['-D', this.config.dataDir, `--source-server=${source}`], {
-      timeoutMs: this.options.rewindTimeoutMs ?? 600_000,
-      env: { PGAPPNAME: `${this.config.name}_rewind` },
-    });
+    try {
+      await this.run('pg_rewind', ['-D', this.config.dataDir, `--source-server=${source}`], {
+        timeoutMs: this.options.rewindTimeoutMs ?? 600_000,
+        env: { PGAPPNAME: `${this.config.name}_rewind` },
+      });
+    } catch (e) {
+      // Whatever is left must never start as a primary: put standby mode back before reporting.
+      await this.writeDynamicConfig({ kind: 'standby', upstream: from }).catch(() => undefined);
+      throw e;
+    }
     await this.afterCopy(from);
     this.log.info({ from: from.name }, 'pg_rewind done');
   }
@@ -469,6 +476,9 @@ export class PostgresControl implements PgControl {
     await this.withClient(async (c) => {
       const rec = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       if (rec.rows[0]?.r !== false) return;
+      // Verifiers are not passwords, but keep them out of the server log all the same.
+      await c.query("SET log_min_error_statement = 'panic'");
+      await c.query("SET log_statement = 'none'");
       const roles: { name: string; password: string; attrs: string }[] = [
         { name: SUPERUSER, password: this.secrets.superuserPassword, attrs: 'LOGIN SUPERUSER' },
         { name: REPLICATION_USER, password: this.secrets.replicationPassword, attrs: 'LOGIN REPLICATION' },

@@ -2,7 +2,8 @@
 // replication, failover by promotion, rejoin of the old primary with pg_rewind, failing rewind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -123,8 +124,10 @@ describe('PostgresControl (real PostgreSQL 15)', { timeout: 120_000 }, () => {
     assert.match(o.systemId, /^\d+$/);
     assert.deepEqual(o.syncStandbyNames, []);
     assert.ok(o.currentLsn !== null && o.receiver === null);
-    const cd = await a.controlData().catch((e: unknown) => e);
-    assert.ok(cd instanceof Object);
+    const cd = await a.controlData();
+    assert.equal(cd.state, 'in production');
+    assert.equal(cd.systemId, o.systemId);
+    assert.match(cd.checkpointLsn, /^[0-9A-F]+\/[0-9A-F]+$/);
   });
 
   it('creates roles idempotently with working SCRAM verifiers', async () => {
@@ -218,5 +221,17 @@ describe('PostgresControl (real PostgreSQL 15)', { timeout: 120_000 }, () => {
       for (const s of Object.values(secrets)) assert.ok(!e.message.includes(s), 'no secret in the error');
       return true;
     });
+    assert.ok(existsSync(join(cfgA.dataDir, 'standby.signal')), 'a failed rewind leaves the member a standby');
+  });
+
+  it('keeps secrets out of config files, logs and world-readable files', async () => {
+    for (const cfg of [cfgA, cfgB]) {
+      for (const f of [join(cfg.dataDir, 'ballast-dynamic.conf'), join(cfg.dataDir, 'postgresql.conf'), join(cfg.runDir, 'postgres.log')]) {
+        const text = await readFile(f, 'utf8');
+        for (const s of Object.values(secrets)) assert.ok(!text.includes(s), `secret found in ${f}`);
+      }
+      const pass = await stat(join(cfg.runDir, 'pgpass'));
+      assert.equal(pass.mode & 0o077, 0, 'passfile is private');
+    }
   });
 });
