@@ -17,6 +17,7 @@ export async function statusCommand(io: Io, o: TargetOptions & { json?: boolean 
   const t = resolveTarget(o);
   const snap = await withStore(t.endpoints, (s) => s.readCluster(t.cluster));
   const d = describeCluster(snap, t.known, Date.now());
+  d.cluster ??= t.cluster;
   if (o.json) printJson(io, d);
   else io.out(renderDescription(d));
   return EXIT_OK;
