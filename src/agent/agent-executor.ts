@@ -1,5 +1,7 @@
 // Executes the agent's steps against postgres (via PgControl) and keeps the local facts
 // (observation, lifecycle state, rejoin record) that status publishing reads.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
@@ -44,7 +46,13 @@ export class AgentExecutor {
   ) {}
 
   local(): LocalState {
-    return { hasData: this.hasData, running: this.pid !== null, obs: this.obs, control: this.control };
+    return {
+      hasData: this.hasData,
+      running: this.pid !== null,
+      obs: this.obs,
+      control: this.control,
+      standbySignal: this.hasData && existsSync(join(this.config.dataDir, 'standby.signal')),
+    };
   }
 
   healthy(): boolean {

@@ -25,7 +25,6 @@ export async function startHealthServer(host: string, port: number, facts: () =>
       }
     };
     app.get(path, handler);
-    app.head(path, handler);
   };
   route('/health', (f) => checkHealth(f));
   route('/primary', (f) => checkPrimary(f));

@@ -16,6 +16,8 @@ export interface LocalState {
   obs: PgObservation | null;
   /** pg_controldata when stopped with data, else null. */
   control: ControlData | null;
+  /** standby.signal is present: the data directory is a standby's (fresh clones included). */
+  standbySignal: boolean;
 }
 
 export interface AgentMemory {
@@ -63,8 +65,6 @@ export type Step =
   | { kind: 'ensure-roles' }
   | { kind: 'sync-slots'; slots: string[] };
 
-const STANDBY_STATES = new Set(['shut down in recovery', 'in archive recovery']);
-
 export function upstreamKey(u: Upstream): string {
   return `${u.host}:${u.port}`;
 }
@@ -101,8 +101,7 @@ function reconcilePrimary(i: ReconcileInput, view: ClusterView): Step {
     if (i.fence) return { kind: 'wait', why: 'fenced: waiting to confirm the primary role' };
     if (!i.roleConfirmed) return { kind: 'wait', why: 'not starting as primary on an unconfirmed view' };
     if (i.now < mem.nextStartAt) return { kind: 'wait', why: `restart back-off (attempt ${mem.restartAttempts})` };
-    const wasStandby = local.control !== null && STANDBY_STATES.has(local.control.state);
-    return wasStandby
+    return local.standbySignal
       ? { kind: 'start', role: 'as-is', why: 'starting the standby so it can be promoted' }
       : { kind: 'start', role: 'primary', why: 'starting as primary' };
   }
@@ -133,7 +132,7 @@ function reconcileStandby(i: ReconcileInput): Step {
   }
   if (!local.running) {
     if (i.now < mem.nextStartAt) return { kind: 'wait', why: `restart back-off (attempt ${mem.restartAttempts})` };
-    const wasPrimary = local.control !== null && !STANDBY_STATES.has(local.control.state);
+    const wasPrimary = !local.standbySignal;
     if (mem.needsRewind || wasPrimary) {
       if (!upstream || !i.upstreamHealthy) return { kind: 'wait', why: 'must rewind; waiting for a healthy primary' };
       return { kind: 'rewind', from: upstream, why: wasPrimary ? 'former primary rejoining' : 'timeline diverged from the new primary' };

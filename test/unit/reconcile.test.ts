@@ -23,45 +23,49 @@ function input(me: string, o: Partial<ReconcileInput> = {}): ReconcileInput {
   return {
     me, view: view(), roleConfirmed: true, fence: false, upstream: me === 'pg1' ? null : up, upstreamHealthy: true,
     otherHasData: true, wantedSlots: ['ballast_pg2', 'ballast_pg3'],
-    local: { hasData: true, running: true, obs: me === 'pg1' ? primaryObs() : standbyObs(), control: null },
+    local: { hasData: true, running: true, obs: me === 'pg1' ? primaryObs() : standbyObs(), control: null, standbySignal: me !== 'pg1' },
     mem: { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: '127.0.0.1:5001', repointedAt: 0, rolesEnsured: true },
     now: 100_000, rejoinTimeoutMs: 10_000, ...o,
   };
 }
-const stopped = (state: string) => ({ hasData: true, running: false, obs: null, control: { state, timeline: 1, checkpointLsn: '0/90', systemId: '7' } });
+const stopped = (state: string) => ({
+  hasData: true, running: false, obs: null, standbySignal: state.includes('recovery'),
+  control: { state, timeline: 1, checkpointLsn: '0/90', systemId: '7' },
+});
 
 const cases: { name: string; in: ReconcileInput; want: Partial<Step> & { kind: Step['kind'] }; why?: RegExp }[] = [
   { name: 'no view: wait', in: input('pg1', { view: null }), want: { kind: 'wait' }, why: /no cluster view/ },
   // primary role
-  { name: 'bootstrap primary runs initdb', in: input('pg1', { view: view({ timeline: 0 }), otherHasData: false, local: { hasData: false, running: false, obs: null, control: null } }), want: { kind: 'initdb' } },
-  { name: 'never initdb when others hold data', in: input('pg1', { otherHasData: true, local: { hasData: false, running: false, obs: null, control: null } }), want: { kind: 'wait' }, why: /operator/ },
+  { name: 'bootstrap primary runs initdb', in: input('pg1', { view: view({ timeline: 0 }), otherHasData: false, local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'initdb' } },
+  { name: 'never initdb when others hold data', in: input('pg1', { otherHasData: true, local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'wait' }, why: /operator/ },
   { name: 'stopped former primary named primary: start as primary', in: input('pg1', { local: stopped('shut down') }), want: { kind: 'start', role: 'primary' } },
   { name: 'crashed primary restarts after back-off only', in: input('pg1', { local: stopped('in production'), mem: { ...input('pg1').mem, nextStartAt: 200_000, restartAttempts: 2 } }), want: { kind: 'wait' }, why: /back-off/ },
   { name: 'stopped standby named primary: start as-is, then promote', in: input('pg1', { local: stopped('shut down in recovery') }), want: { kind: 'start', role: 'as-is' } },
-  { name: 'standby named primary: promote', in: input('pg1', { local: { hasData: true, running: true, obs: standbyObs(), control: null } }), want: { kind: 'promote' } },
-  { name: 'no promotion on an unconfirmed view', in: input('pg1', { roleConfirmed: false, local: { hasData: true, running: true, obs: standbyObs(), control: null } }), want: { kind: 'wait' }, why: /unconfirmed/ },
+  { name: 'standby named primary: promote', in: input('pg1', { local: { hasData: true, running: true, obs: standbyObs(), control: null, standbySignal: true } }), want: { kind: 'promote' } },
+  { name: 'no promotion on an unconfirmed view', in: input('pg1', { roleConfirmed: false, local: { hasData: true, running: true, obs: standbyObs(), control: null, standbySignal: true } }), want: { kind: 'wait' }, why: /unconfirmed/ },
   { name: 'no start as primary on an unconfirmed view', in: input('pg1', { roleConfirmed: false, local: stopped('shut down') }), want: { kind: 'wait' } },
   { name: 'primary applies a new synchronous set', in: input('pg1', { view: view({ syncStandbys: ['pg3'] }) }), want: { kind: 'configure-primary', syncStandbys: ['pg3'] } },
   { name: 'primary creates roles once', in: input('pg1', { mem: { ...input('pg1').mem, rolesEnsured: false } }), want: { kind: 'ensure-roles' } },
-  { name: 'primary creates missing slots', in: input('pg1', { local: { hasData: true, running: true, obs: primaryObs({ slots: [] }), control: null } }), want: { kind: 'sync-slots' } },
+  { name: 'primary creates missing slots', in: input('pg1', { local: { hasData: true, running: true, obs: primaryObs({ slots: [] }), control: null, standbySignal: false } }), want: { kind: 'sync-slots' } },
   { name: 'primary in sync: nothing to do', in: input('pg1'), want: { kind: 'wait' }, why: /in sync/ },
   { name: 'fence: stop immediately', in: input('pg1', { fence: true, roleConfirmed: false }), want: { kind: 'stop', mode: 'immediate' } },
   { name: 'switchover: old primary stops cleanly', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'stopping', startedAt: 0 } }) }), want: { kind: 'stop', mode: 'fast' } },
   { name: 'switchover: stays stopped', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'stopping', startedAt: 0 } }), local: stopped('shut down') }), want: { kind: 'wait' } },
   { name: 'switchover sync-target phase: keep running', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'sync-target', startedAt: 0 } }) }), want: { kind: 'wait' } },
   // standby role
-  { name: 'new standby clones from a healthy primary', in: input('pg2', { local: { hasData: false, running: false, obs: null, control: null } }), want: { kind: 'basebackup' } },
-  { name: 'new standby waits for a healthy primary', in: input('pg2', { upstreamHealthy: false, local: { hasData: false, running: false, obs: null, control: null } }), want: { kind: 'wait' } },
-  { name: 'running former primary is demoted', in: input('pg2', { local: { hasData: true, running: true, obs: primaryObs(), control: null } }), want: { kind: 'stop', mode: 'fast', thenRewind: true } },
+  { name: 'new standby clones from a healthy primary', in: input('pg2', { local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'basebackup' } },
+  { name: 'new standby waits for a healthy primary', in: input('pg2', { upstreamHealthy: false, local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'wait' } },
+  { name: 'running former primary is demoted', in: input('pg2', { local: { hasData: true, running: true, obs: primaryObs(), control: null, standbySignal: false } }), want: { kind: 'stop', mode: 'fast', thenRewind: true } },
   { name: 'stopped former primary rewinds', in: input('pg2', { local: stopped('in production') }), want: { kind: 'rewind' } },
   { name: 'cleanly stopped former primary rewinds too', in: input('pg2', { local: stopped('shut down') }), want: { kind: 'rewind' } },
   { name: 'rewind waits for a healthy primary', in: input('pg2', { upstreamHealthy: false, local: stopped('in production') }), want: { kind: 'wait' } },
   { name: 'stopped standby starts as standby', in: input('pg2', { local: stopped('shut down in recovery') }), want: { kind: 'start', role: 'standby' } },
+  { name: 'fresh clone (control says in production) starts as standby', in: input('pg2', { local: { ...stopped('in production'), standbySignal: true } }), want: { kind: 'start', role: 'standby' } },
   { name: 'flagged standby rewinds', in: input('pg2', { local: stopped('shut down in recovery'), mem: { ...input('pg2').mem, needsRewind: true } }), want: { kind: 'rewind' } },
   { name: 'standby re-points to a new primary', in: input('pg2', { upstream: { name: 'pg3', host: '127.0.0.1', port: 5003 }, view: view({ primary: 'pg3' }) }), want: { kind: 'configure-standby' } },
   { name: 'streaming standby: nothing to do', in: input('pg2'), want: { kind: 'wait' }, why: /streaming from pg1/ },
-  { name: 'standby not streaming long after re-pointing: rewind', in: input('pg2', { local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null } }), want: { kind: 'stop', thenRewind: true } },
-  { name: 'standby just re-pointed: give it time', in: input('pg2', { mem: { ...input('pg2').mem, repointedAt: 95_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null } }), want: { kind: 'wait' }, why: /re-pointing/ },
+  { name: 'standby not streaming long after re-pointing: rewind', in: input('pg2', { local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'stop', thenRewind: true } },
+  { name: 'standby just re-pointed: give it time', in: input('pg2', { mem: { ...input('pg2').mem, repointedAt: 95_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' }, why: /re-pointing/ },
 ];
 
 for (const c of cases) {
