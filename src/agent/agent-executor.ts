@@ -198,6 +198,10 @@ export class AgentExecutor {
       this.rejoin = { ...this.rejoin, result: 'ok' };
       this.event('info', `${this.config.name}: rejoined via pg_rewind from ${from.name} (${why})`);
     } catch (e) {
+      if (!(await this.pg.probe(from, 1000))) {
+        this.rejoin = { ...this.rejoin, result: 'failed' };
+        throw new Error(`pg_rewind failed and ${from.name} is unreachable; will retry (no base backup from an unreachable source)`, { cause: e });
+      }
       const msg = `pg_rewind failed (${errorMessage(e).slice(0, 300)}); falling back to a fresh base backup`;
       this.event('warn', `${this.config.name}: ${msg}`);
       this.busy = 'cloning';

@@ -115,7 +115,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
 
   const probeTick = async () => {
     const up = state.upstream();
-    if (!up || exec.obs?.inRecovery !== true) {
+    if (!up) {
       state.primaryReachable = null;
       state.unreachableSince = null;
       return;
@@ -136,7 +136,8 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       roleConfirmed: conf !== 'none',
       fence: conf === 'none' && v?.primary === config.name,
       upstream: state.upstream(),
-      upstreamHealthy: isHealthyPrimary(state.primaryStatus()),
+      // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
+      upstreamHealthy: isHealthyPrimary(state.primaryStatus()) && state.primaryReachable === true,
       otherHasData: state.members.some((m) => m.name !== config.name && m.systemId !== null),
       wantedSlots: [...new Set([...state.members.map((m) => m.name), ...(v?.syncStandbys ?? [])])].filter((n) => n !== config.name).map(slotName),
       local: exec.local(),

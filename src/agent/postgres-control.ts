@@ -180,16 +180,31 @@ export class PostgresControl implements PgControl {
   async basebackup(from: Upstream, onProgress?: (line: string) => void): Promise<void> {
     await this.assertStopped('run pg_basebackup');
     await this.ensureRunDir();
-    await this.freshDataDir();
-    await this.run('pg_basebackup', [
-      '-D', this.config.dataDir, '-h', from.host, '-p', String(from.port), '-U', REPLICATION_USER,
-      '-w', '-X', 'stream', '-c', 'fast', '-P',
-    ], {
-      timeoutMs: this.options.basebackupTimeoutMs ?? 3_600_000,
-      env: { PGPASSFILE: this.passfile, PGAPPNAME: `${this.config.name}_basebackup`, PGCONNECT_TIMEOUT: '5' },
-      ...(onProgress ? { onLine: onProgress } : {}),
-    });
-    await chmod(this.config.dataDir, 0o700);
+    // Clone beside the data directory and swap only on success: a failed or interrupted clone
+    // never destroys the data we have (it may be the only copy of acknowledged commits).
+    const target = this.config.dataDir;
+    const clone = `${target}.clone`;
+    await rm(clone, { recursive: true, force: true });
+    await this.ensureDir(clone, 0o700);
+    try {
+      await this.run('pg_basebackup', [
+        '-D', clone, '-h', from.host, '-p', String(from.port), '-U', REPLICATION_USER,
+        '-w', '-X', 'stream', '-c', 'fast', '-P',
+      ], {
+        timeoutMs: this.options.basebackupTimeoutMs ?? 3_600_000,
+        env: { PGPASSFILE: this.passfile, PGAPPNAME: `${this.config.name}_basebackup`, PGCONNECT_TIMEOUT: '5' },
+        ...(onProgress ? { onLine: onProgress } : {}),
+      });
+    } catch (e) {
+      await rm(clone, { recursive: true, force: true });
+      throw e;
+    }
+    const old = `${target}.old`;
+    await rm(old, { recursive: true, force: true });
+    if (existsSync(target)) await rename(target, old);
+    await rename(clone, target);
+    await rm(old, { recursive: true, force: true });
+    await chmod(target, 0o700);
     await this.afterCopy(from);
     this.log.info({ from: from.name }, 'basebackup done');
   }
