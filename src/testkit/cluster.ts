@@ -1,0 +1,231 @@
+// End-to-end harness: a real local Ballast cluster started through the CLI (`ballast up
+// --detach --json`), inspected through the store, broken by pid, and always stopped through
+// `ballast down`. Used by test/e2e and bench/.
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { describeCluster, type ClusterDescription } from '../cli/describe.js';
+import { secretsSchema, APP_DATABASE, APP_USER, type Secrets } from '../domain/config.js';
+import { layoutOf } from '../local/layout.js';
+import { postmasterOf } from '../local/proc.js';
+import { readState, type DeploymentState } from '../local/state.js';
+import { createEtcdStore } from '../store/etcd-store.js';
+import type { Store } from '../store/store.js';
+import { makeTempDir } from './tmp.js';
+import { missingAcks, WRITES_TABLE, type Ack, type WriterTarget } from './writer.js';
+
+const run = promisify(execFile);
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BALLAST_BIN = join(REPO, 'bin', 'ballast.js');
+
+export interface UpInfo {
+  cluster: string;
+  dir: string;
+  endpoints: { rw: string };
+  members: { name: string; host: string; port: number }[];
+  etcd: string[];
+}
+
+/** Run the CLI; resolves with stdout, rejects with stderr on a non-zero exit. */
+export async function ballast(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<string> {
+  try {
+    const r = await run(process.execPath, [BALLAST_BIN, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 });
+    return r.stdout;
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`ballast ${args.join(' ')} failed: ${err.stderr || err.stdout || err.message}`);
+  }
+}
+
+export class TestCluster {
+  private store: Store;
+  readonly secrets: Secrets;
+  private constructor(readonly dir: string, readonly info: UpInfo, private readonly ownsDir: boolean) {
+    this.store = createEtcdStore(info.etcd);
+    this.secrets = secretsSchema.parse(JSON.parse(readFileSync(layoutOf(dir).secrets, 'utf8')));
+  }
+
+  /** Start a cluster in a fresh temp dir (or `dir`). restartDelayMs: supervisor restart delay. */
+  static async start(opts: { members?: number; restartDelayMs?: number; dir?: string } = {}): Promise<TestCluster> {
+    const dir = opts.dir ?? (await makeTempDir('ballast-e2e-'));
+    const env = { BALLAST_RESTART_DELAY_MS: String(opts.restartDelayMs ?? 3000) };
+    try {
+      const out = await ballast(['up', '--dir', dir, '--members', String(opts.members ?? 3), '--detach', '--json'], env);
+      return new TestCluster(dir, JSON.parse(out) as UpInfo, opts.dir === undefined);
+    } catch (e) {
+      await ballast(['down', '--dir', dir]).catch(() => undefined);
+      if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  state(): DeploymentState {
+    const s = readState(layoutOf(this.dir).state);
+    if (!s) throw new Error(`no state file in ${this.dir}`);
+    return s;
+  }
+
+  async describe(): Promise<ClusterDescription> {
+    const snap = await this.store.readCluster(this.info.cluster);
+    return describeCluster(snap, this.info.members, Date.now());
+  }
+
+  async events(limit = 200): Promise<string[]> {
+    return (await this.store.listEvents(this.info.cluster, limit)).map((e) => `${e.source}: ${e.message}`);
+  }
+
+  /** Poll until `pred` holds; the error names what we waited for and the last description. */
+  async waitFor(what: string, pred: (d: ClusterDescription) => boolean, timeoutMs = 60_000): Promise<ClusterDescription> {
+    const end = Date.now() + timeoutMs;
+    let last: ClusterDescription | null = null;
+    for (;;) {
+      try {
+        last = await this.describe();
+        if (pred(last)) return last;
+      } catch {
+        /* etcd may be down on purpose */
+      }
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last?.members.map((m) => [m.name, m.role, m.postgres, m.activity]))} view: ${last?.view?.reason}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** All members healthy: one primary, one sync (with 3 members), the rest async; returns the primary's name. */
+  async waitHealthy(timeoutMs = 90_000): Promise<ClusterDescription> {
+    const n = this.info.members.length;
+    return this.waitFor('a healthy cluster', (d) => {
+      const roles = d.members.map((m) => m.role);
+      return roles.filter((r) => r === 'primary').length === 1 && roles.filter((r) => r === 'primary' || r === 'sync' || r === 'async').length === n
+        && (n === 1 || (d.view?.syncConfirmed.length ?? 0) > 0);
+    }, timeoutMs);
+  }
+
+  async primary(): Promise<string> {
+    const d = await this.describe();
+    const p = d.members.find((m) => m.role === 'primary');
+    if (!p) throw new Error('no primary right now');
+    return p.name;
+  }
+
+  port(member: string): number {
+    const m = this.info.members.find((x) => x.name === member);
+    if (!m) throw new Error(`unknown member ${member}`);
+    return m.port;
+  }
+
+  /** A URI for the app database on one member (direct, no routing). */
+  memberUri(member: string): string {
+    return `postgresql://${APP_USER}:${encodeURIComponent(this.secrets.appPassword)}@127.0.0.1:${this.port(member)}/${APP_DATABASE}`;
+  }
+
+  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(member: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    const c = new pg.Client({ connectionString: this.memberUri(member), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  writerTarget(): WriterTarget {
+    return { hosts: this.info.members.map((m) => ({ host: m.host, port: m.port })), user: APP_USER, password: this.secrets.appPassword, database: APP_DATABASE };
+  }
+
+  /** Acknowledged writes missing on `member` (read directly from it). */
+  async missingOn(member: string, acked: Ack[]): Promise<number[]> {
+    const rows = await this.query<{ id: string }>(member, `SELECT id FROM ${WRITES_TABLE}`);
+    return missingAcks(acked, rows.map((r) => r.id));
+  }
+
+  /** Pids of one member's "host": its agent, its postmaster and the postmaster's children. */
+  pids(member: string): { agent: number | null; postmaster: number | null; children: number[] } {
+    const agent = this.state().members.find((m) => m.name === member)?.proc?.pid ?? null;
+    const pm = postmasterOf(layoutOf(this.dir).memberData(member))?.pid ?? null;
+    return { agent, postmaster: pm, children: pm ? childrenOf(pm) : [] };
+  }
+
+  /** Host crash: kill -9 the agent, the postmaster and every postgres child at once. */
+  killHost(member: string): void {
+    const p = this.pids(member);
+    for (const pid of [p.agent, p.postmaster, ...p.children]) if (pid) signal(pid, 'SIGKILL');
+  }
+
+  /** kill -9 of the postmaster alone (its children notice and exit). */
+  killPostgres(member: string): void {
+    const p = this.pids(member);
+    if (p.postmaster) signal(p.postmaster, 'SIGKILL');
+  }
+
+  /** SIGSTOP (or SIGCONT) the agent, the postmaster and its children. Returns the pids signalled. */
+  freezeHost(member: string, sig: 'SIGSTOP' | 'SIGCONT', pids?: number[]): number[] {
+    const p = this.pids(member);
+    const list = pids ?? [p.agent, p.postmaster, ...p.children].filter((x): x is number => x !== null);
+    for (const pid of list) signal(pid, sig);
+    return list;
+  }
+
+  /** SIGSTOP/SIGCONT the etcd server (unreachable, but the supervisor does not restart it). */
+  freezeEtcd(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    const pid = this.state().etcd.proc?.pid;
+    if (!pid) throw new Error('etcd pid unknown');
+    signal(pid, sig);
+  }
+
+  async switchover(to?: string): Promise<unknown> {
+    const out = await ballast(['switchover', '--dir', this.dir, '--json', ...(to ? ['--to', to] : [])]);
+    return JSON.parse(out);
+  }
+
+  /** Logs of the deployment, for failure messages. */
+  logTail(name: string, lines = 40): string {
+    try {
+      return readFileSync(layoutOf(this.dir).log(name), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Stop everything this cluster started (by pid, through `ballast down`) and remove its dir. */
+  async stop(): Promise<void> {
+    try {
+      // Frozen processes cannot shut down: thaw everything we may have stopped.
+      for (const m of this.info.members) this.freezeHost(m.name, 'SIGCONT');
+      this.freezeEtcd('SIGCONT');
+    } catch {
+      /* best effort */
+    }
+    await this.store.close().catch(() => undefined);
+    await ballast(['down', '--dir', this.dir]);
+    if (this.ownsDir && !process.env.KEEP_TMP) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Direct children of a pid, from /proc (no names involved). */
+export function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(e));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
