@@ -15,7 +15,7 @@ import { createEtcdStore } from '../store/etcd-store.js';
 import type { MemberSession, Store } from '../store/store.js';
 import { AgentExecutor } from './agent-executor.js';
 import { buildStatus } from './agent-status.js';
-import { confirmRole, isFailsafeQuorum } from './fence.js';
+import { confirmRole, isFailsafeQuorum, shouldFence } from './fence.js';
 import { startHealthServer } from './health-server.js';
 import type { HealthFacts } from './health-checks.js';
 import { LagTracker } from './lag-tracker.js';
@@ -41,6 +41,8 @@ export class AgentState {
   addresses = new Map<string, Upstream>();
   lastEtcdOkAt = Number.NEGATIVE_INFINITY;
   lastFailsafeOkAt = Number.NEGATIVE_INFINITY;
+  lastEtcdFailAt = Number.NEGATIVE_INFINITY;
+  lastFailsafeFailAt = Number.NEGATIVE_INFINITY;
   primaryReachable: boolean | null = null;
   unreachableSince: number | null = null;
   lag = new LagTracker();
@@ -55,6 +57,12 @@ export class AgentState {
   }
   primaryStatus(): MemberStatus | undefined {
     return this.members.find((m) => m.name === this.view?.primary);
+  }
+  mustFence(): boolean {
+    return this.view?.primary === this.config.name && shouldFence({
+      now: performance.now(), lastEtcdOkAt: this.lastEtcdOkAt, lastFailsafeOkAt: this.lastFailsafeOkAt,
+      lastEtcdFailAt: this.lastEtcdFailAt, lastFailsafeFailAt: this.lastFailsafeFailAt, fenceAfterMs: this.spec.timing.fenceAfterMs,
+    });
   }
   confirmation() {
     return confirmRole({ now: performance.now(), lastEtcdOkAt: this.lastEtcdOkAt, lastFailsafeOkAt: this.lastFailsafeOkAt, fenceAfterMs: this.spec.timing.fenceAfterMs });
@@ -77,6 +85,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
   const http: FastifyInstance = await startHealthServer(config.apiHost, config.apiPort, facts);
 
   const etcdTick = async () => {
+    const t0 = performance.now();
     try {
       session ??= await store.openMemberSession(config.cluster, config.name, state.spec.timing.leaseTtlSec);
       await session.publish(buildStatus(state, exec, true));
@@ -89,6 +98,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       state.lag.sample(state.primaryStatus()?.flushLsn ?? null, performance.now());
     } catch (e) {
       log.debug({ err: errorMessage(e) }, 'etcd tick failed');
+      state.lastEtcdFailAt = t0;
       await maybeFailsafe();
     }
   };
@@ -99,6 +109,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     if (failsafeBusy || v?.primary !== config.name || exec.obs?.inRecovery !== false) return;
     if (performance.now() - state.lastEtcdOkAt < state.spec.timing.fenceAfterMs / 2) return;
     failsafeBusy = true;
+    const t0 = performance.now();
     try {
       const peers = state.members.filter((m) => m.name !== config.name);
       const answers = await Promise.all(peers.map((p) => askFailsafe(p, config.name, v.generation)));
@@ -106,6 +117,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       if (isFailsafeQuorum(yes, peers.length + 1)) {
         state.lastFailsafeOkAt = performance.now();
       } else {
+        state.lastFailsafeFailAt = t0;
         log.warn({ yes, peers: peers.length }, 'etcd unreachable and no failsafe quorum');
       }
     } finally {
@@ -134,7 +146,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       me: config.name,
       view: v,
       roleConfirmed: conf !== 'none',
-      fence: conf === 'none' && v?.primary === config.name,
+      fence: state.mustFence(),
       upstream: state.upstream(),
       // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
       upstreamHealthy: isHealthyPrimary(state.primaryStatus()) && state.primaryReachable === true,

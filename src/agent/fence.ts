@@ -22,6 +22,24 @@ export function confirmRole(i: FenceInput): RoleConfirmation {
   return 'none';
 }
 
+export interface FenceEvidence extends FenceInput {
+  /** Start of the latest failed etcd attempt, or -Infinity. */
+  lastEtcdFailAt: number;
+  /** Start of the latest failsafe round without a quorum, or -Infinity. */
+  lastFailsafeFailAt: number;
+}
+
+/**
+ * Fence only on fresh evidence: the role is unconfirmed AND both an etcd attempt and a failsafe
+ * round that started after the last confirmation have failed. An agent that was merely stalled
+ * (GC pause, frozen process) therefore retries before it stops a healthy primary.
+ */
+export function shouldFence(i: FenceEvidence): boolean {
+  if (confirmRole(i) !== 'none') return false;
+  const lastOk = Math.max(i.lastEtcdOkAt, i.lastFailsafeOkAt);
+  return i.lastEtcdFailAt > lastOk && i.lastFailsafeFailAt > lastOk;
+}
+
 /** Majority of `clusterSize` members, counting the asking primary itself. */
 export function isFailsafeQuorum(confirmations: number, clusterSize: number): boolean {
   return confirmations + 1 > clusterSize / 2;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { answerFailsafe, checkPrimary, checkReplica, checkSync, type HealthFacts } from '../../src/agent/health-checks.js';
-import { confirmRole, isFailsafeQuorum } from '../../src/agent/fence.js';
+import { confirmRole, isFailsafeQuorum, shouldFence } from '../../src/agent/fence.js';
 import { LagTracker } from '../../src/agent/lag-tracker.js';
 import { restartBackoffMs } from '../../src/agent/agent-executor.js';
 import { status, view } from './decide-fixtures.js';
@@ -58,4 +58,18 @@ test('lag tracker: age of the oldest unreplayed WAL', () => {
 
 test('restart back-off grows and caps', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 9].map(restartBackoffMs), [0, 500, 1000, 2000, 4000, 5000]);
+});
+
+test('shouldFence: only on fresh failed attempts after the confirmation expired', () => {
+  const NEG = Number.NEGATIVE_INFINITY;
+  const base = { now: 10_000, lastEtcdOkAt: 5_000, lastFailsafeOkAt: NEG, fenceAfterMs: 2000, lastEtcdFailAt: NEG, lastFailsafeFailAt: NEG };
+  const table: [string, Partial<typeof base>, boolean][] = [
+    ['stalled agent, no attempt since: no fence', {}, false],
+    ['etcd failed but no failsafe round yet', { lastEtcdFailAt: 9_000 }, false],
+    ['etcd and failsafe failed after the last success: fence', { lastEtcdFailAt: 9_000, lastFailsafeFailAt: 9_100 }, true],
+    ['failures older than the last success do not count', { lastEtcdFailAt: 4_000, lastFailsafeFailAt: 4_100 }, false],
+    ['still confirmed by etcd', { now: 6_000, lastEtcdFailAt: 5_500, lastFailsafeFailAt: 5_600 }, false],
+    ['confirmed by failsafe', { lastFailsafeOkAt: 9_500, lastEtcdFailAt: 9_000, lastFailsafeFailAt: 9_100 }, false],
+  ];
+  for (const [name, o, want] of table) assert.equal(shouldFence({ ...base, ...o }), want, name);
 });
