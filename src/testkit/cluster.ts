@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { describeCluster, type ClusterDescription } from '../cli/describe.js';
@@ -190,6 +191,84 @@ export class TestCluster {
     }
   }
 
+  /** The postgres server log of one member (DIR/members/<name>/postgres.log), for failure messages. */
+  pgLogTail(member: string, lines = 30): string {
+    try {
+      return readFileSync(join(layoutOf(this.dir).memberDir(member), 'postgres.log'), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Everything a red run needs: the view, members, recent events and the named members' logs. */
+  async diagnostics(members: string[] = this.info.members.map((m) => m.name)): Promise<string> {
+    const out: string[] = [];
+    try {
+      const d = await this.describe();
+      out.push(`view: ${JSON.stringify(d.view)}`);
+      for (const m of d.members) out.push(`${m.name}: ${m.role} ${m.postgres} tl=${m.timeline} lsn=${m.lsn} lag=${m.lagBytes} rejoin=${JSON.stringify(m.rejoin)} activity=${m.activity} error=${m.lastError}`);
+    } catch (e) {
+      out.push(`describe failed: ${(e as Error).message}`);
+    }
+    try {
+      out.push('events:', ...(await this.events(40)).slice(-40));
+    } catch (e) {
+      out.push(`events failed: ${(e as Error).message}`);
+    }
+    for (const m of members) out.push(`--- ${m} agent log ---`, this.logTail(m, 25), `--- ${m} postgres log ---`, this.pgLogTail(m, 15));
+    return out.join('\n');
+  }
+
+  /** Poll until no acknowledged write is missing on `member`; returns the ids still missing at the deadline. */
+  async waitNoneMissing(member: string, acked: Ack[], timeoutMs = 30_000): Promise<number[]> {
+    const end = Date.now() + timeoutMs;
+    let missing: number[] = acked.map((a) => a.id);
+    for (;;) {
+      try {
+        missing = await this.missingOn(member, acked);
+        if (missing.length === 0) return missing;
+      } catch {
+        /* member may be restarting */
+      }
+      if (Date.now() > end) return missing;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /**
+   * Sample the view in the background (every `intervalMs`) until stop(): every primary and
+   * generation seen, for "no failover happened" and "sync set moved" assertions.
+   */
+  watchView(intervalMs = 100): { samples: ViewSample[]; stop(): Promise<ViewSample[]> } {
+    const samples: ViewSample[] = [];
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        try {
+          const d = await this.describe();
+          if (d.view) {
+            samples.push({
+              at: performance.now(), generation: d.view.generation, primary: d.view.primary,
+              syncStandbys: d.view.syncStandbys, syncConfirmed: d.view.syncConfirmed,
+              roles: Object.fromEntries(d.members.map((m) => [m.name, m.role])),
+            });
+          }
+        } catch {
+          /* etcd may be unreachable on purpose */
+        }
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    })();
+    return {
+      samples,
+      async stop() {
+        stopped = true;
+        await loop;
+        return samples;
+      },
+    };
+  }
+
   /** Stop everything this cluster started (by pid, through `ballast down`) and remove its dir. */
   async stop(): Promise<void> {
     try {
@@ -229,3 +308,13 @@ export function childrenOf(ppid: number): number[] {
   return out;
 }
 
+
+/** One sample of the view taken by TestCluster.watchView (at: performance.now()). */
+export interface ViewSample {
+  at: number;
+  generation: number;
+  primary: string | null;
+  syncStandbys: string[];
+  syncConfirmed: string[];
+  roles: Record<string, string>;
+}
