@@ -43,8 +43,11 @@ test('stopRef stops a child we started; waitForExit sees zombies as gone', async
 });
 
 test('stopRef escalates when the signal is ignored', async () => {
-  const child = spawn(process.execPath, ['-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
+  // Wait until the child has installed its handler: a loaded machine can take well over 300 ms
+  // to start node, and a SIGTERM before that kills it (no escalation to observe).
+  const child = spawn(process.execPath, ['-e', 'process.on("SIGTERM", () => {}); process.stdout.write("ready\\n"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  child.stdout!.destroy();
   const ref = procRefOf(child.pid ?? 0);
   assert.ok(ref);
   const lines: string[] = [];
