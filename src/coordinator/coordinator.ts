@@ -23,6 +23,7 @@ interface Track {
   agentPid: number;
   lastChangeAt: number;
   notStreamingSince: number | null;
+  unhealthySince: number | null;
 }
 
 /** Bookkeeping that turns snapshots into Observed: liveness by seq changes, streaming history. */
@@ -44,7 +45,7 @@ export class Observer {
     for (const s of snap.members) {
       let t = this.tracks.get(s.name);
       if (!t) {
-        t = { seq: s.seq, agentPid: s.agentPid, lastChangeAt: now, notStreamingSince: null };
+        t = { seq: s.seq, agentPid: s.agentPid, lastChangeAt: now, notStreamingSince: null, unhealthySince: null };
         this.tracks.set(s.name, t);
       } else if (t.seq !== s.seq || t.agentPid !== s.agentPid) {
         t.seq = s.seq;
@@ -54,7 +55,9 @@ export class Observer {
       const streaming = streamsFrom(primaryStatus, s.name);
       if (streaming || s.name === view?.primary) t.notStreamingSince = null;
       else if (t.notStreamingSince === null) t.notStreamingSince = now;
-      members[s.name] = { status: s, lastChangeAt: t.lastChangeAt, notStreamingSince: t.notStreamingSince };
+      if (s.healthy) t.unhealthySince = null;
+      else t.unhealthySince ??= now;
+      members[s.name] = { status: s, lastChangeAt: t.lastChangeAt, notStreamingSince: t.notStreamingSince, unhealthySince: t.unhealthySince };
     }
     for (const name of [...this.tracks.keys()]) if (!snap.members.some((m) => m.name === name)) this.tracks.delete(name);
     return { members, observingSince: this.observingSince, command: snap.command };

@@ -8,10 +8,10 @@
 //                the view names T primary; P rejoins as a standby.
 // Timeouts abort cleanly: the view keeps P as primary and P's agent starts it again.
 import { compareLsn } from '../domain/lsn.js';
-import type { ClusterView, Command, CommandOutcome, CoordinatorAction, MemberName } from '../domain/types.js';
+import type { ClusterView, Command, CommandOutcome, CoordinatorAction, MemberName, ObservedMember } from '../domain/types.js';
 import { promoteView } from './decide-failover.js';
 import { decideSync } from './decide-sync.js';
-import { byLsnDesc, type Ctx, isFresh, isHealthyStandby, isStreamingStandby, list, member, standbyLsn } from './member-health.js';
+import { byLsnDesc, type Ctx, isBlip, isFresh, isHealthyStandby, isStreamingStandby, list, member, standbyLsn, whyNotHealthyStandby, whyNotStreamingStandby } from './member-health.js';
 
 export interface CommandStep {
   view: ClusterView;
@@ -47,12 +47,19 @@ export function decideCommand(ctx: Ctx, view: ClusterView): CommandStep | null {
   if (cmd.to !== null && cmd.to === view.primary) return reject(ctx, view, cmd, `${cmd.to} is already the primary`);
   if (cmd.to !== null && !(cmd.to in ctx.observed.members)) return reject(ctx, view, cmd, `unknown or silent member ${cmd.to}`);
 
+  // A command is judged on lasting facts: while the primary or a would-be target only blips
+  // (see isBlip), leave the command pending for the next pass instead of rejecting it.
+  const c = { ...ctx, view };
   if (primaryHealthy(ctx, view)) {
     // Planned: both "switchover" and "failover --to" with a live primary go the safe way.
     const target = cmd.to ?? bestSwitchoverTarget(ctx, view);
-    if (target === null) return reject(ctx, view, cmd, 'no healthy standby streams from the primary');
-    if (!isStreamingStandby({ ...ctx, view }, member(ctx, target))) {
-      return reject(ctx, view, cmd, `${target} is not a healthy standby streaming from ${view.primary}`);
+    if (target === null) {
+      if (Object.values(ctx.observed.members).some((m) => m.status.name !== view.primary && isBlip(c, m))) return null;
+      return reject(ctx, view, cmd, 'no healthy standby streams from the primary');
+    }
+    if (!isStreamingStandby(c, member(ctx, target))) {
+      if (isBlip(c, member(ctx, target))) return null;
+      return reject(ctx, view, cmd, `${target} is not a healthy standby streaming from ${view.primary}: ${whyNotStreamingStandby(c, member(ctx, target))}`);
     }
     const next: ClusterView = {
       ...view,
@@ -69,6 +76,7 @@ export function decideCommand(ctx: Ctx, view: ClusterView): CommandStep | null {
     };
   }
 
+  if (isBlip(c, member(ctx, view.primary)) && member(ctx, view.primary)?.status.inRecovery !== true) return null;
   if (cmd.kind === 'switchover') return reject(ctx, view, cmd, `primary ${view.primary} is not healthy; use failover`);
   const target = cmd.to;
   if (target === null) return reject(ctx, view, cmd, 'failover needs --to NAME');
@@ -110,7 +118,15 @@ export function advanceSwitchover(ctx: Ctx, view: ClusterView): CommandStep {
   const elapsed = ctx.now - so.startedAt;
   const target = member(ctx, so.to);
   if (elapsed > ctx.spec.timing.switchoverTimeoutMs) return abort(`not done within ${ctx.spec.timing.switchoverTimeoutMs} ms`);
-  if (!isHealthyStandby(ctx, target)) return abort(`target ${so.to} is no longer a healthy standby`);
+  if (!isHealthyStandby(ctx, target)) {
+    // One status saying "unhealthy" is not a failure (an agent may publish mid-observation, or
+    // a probe query may time out under load): abort only once it has lasted heartbeatTimeoutMs.
+    // Meanwhile nothing advances, and the target is never promoted on an unhealthy status.
+    const t: ObservedMember | undefined = member(ctx, so.to);
+    const why = whyNotHealthyStandby(ctx, t);
+    if (!isBlip(ctx, t) || t.status.inRecovery === false) return abort(`target ${so.to} is no longer a healthy standby: ${why}`);
+    return { view, changed: false, reason: `switchover: target ${so.to} reports unhealthy for ${ctx.now - (t.unhealthySince ?? ctx.now)} ms (${why}); waiting`, actions: [] };
+  }
 
   if (so.phase === 'sync-target') {
     if (view.syncConfirmed.includes(so.to)) {

@@ -34,9 +34,41 @@ export function isHealthyStandby(ctx: Ctx, m: ObservedMember | undefined): m is 
   return isFresh(ctx, m) && m.status.healthy && m.status.inRecovery === true;
 }
 
+/** Why `m` is not a healthy standby right now (for reasons and events), or null if it is one. */
+export function whyNotHealthyStandby(ctx: Ctx, m: ObservedMember | undefined): string | null {
+  if (m === undefined) return 'its status expired (agent gone)';
+  const silentMs = ctx.now - m.lastChangeAt;
+  if (!isFresh(ctx, m)) return `its agent has published nothing new for ${silentMs} ms`;
+  if (!m.status.healthy) return `postgres ${m.status.postgres}${m.status.lastError ? ` (${m.status.lastError.slice(0, 200)})` : ''}`;
+  if (m.status.inRecovery !== true) return 'it is not in recovery';
+  return null;
+}
+
 /** A healthy standby streaming from the view's primary, as the primary itself reports. */
 export function isStreamingStandby(ctx: Ctx, m: ObservedMember | undefined): m is ObservedMember {
   return isHealthyStandby(ctx, m) && m.status.streamingFrom === ctx.view.primary && m.notStreamingSince === null;
+}
+
+/** Why `m` is not a standby streaming from the view's primary, or null if it is one. */
+export function whyNotStreamingStandby(ctx: Ctx, m: ObservedMember | undefined): string | null {
+  const unhealthy = whyNotHealthyStandby(ctx, m);
+  if (unhealthy !== null || m === undefined) return unhealthy;
+  if (m.status.streamingFrom !== ctx.view.primary) return `it streams from ${m.status.streamingFrom ?? 'nobody'}`;
+  if (m.notStreamingSince !== null) return `${ctx.view.primary} has not listed it as streaming for ${ctx.now - m.notStreamingSince} ms`;
+  return null;
+}
+
+/**
+ * A fresh member whose latest status looks bad only since a moment ago: unhealthy for less than
+ * heartbeatTimeoutMs, or missing from the primary's replication for less than syncLossMs. One
+ * status sample is not a verdict (an agent may publish mid-observation, a query may time out
+ * under load); decisions that would otherwise refuse or abort wait through a blip instead.
+ */
+export function isBlip(ctx: Ctx, m: ObservedMember | undefined): m is ObservedMember {
+  if (!isFresh(ctx, m)) return false;
+  const t = ctx.spec.timing;
+  if (!m.status.healthy) return m.unhealthySince != null && ctx.now - m.unhealthySince < t.heartbeatTimeoutMs;
+  return m.notStreamingSince !== null && ctx.now - m.notStreamingSince < t.syncLossMs;
 }
 
 /** Best LSN a standby holds: what it has received, else replayed. */

@@ -231,6 +231,11 @@ export interface ObservedMember {
    * pg_stat_replication as 'streaming' (null while it streams). Bookkept by the loop.
    */
   notStreamingSince: number | null;
+  /**
+   * Coordinator clock since when this member's status has said healthy = false (null or absent
+   * while healthy). Bookkept by the loop; lets decisions tell a blip from a lasting failure.
+   */
+  unhealthySince?: number | null;
 }
 
 export interface Observed {
