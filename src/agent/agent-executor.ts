@@ -22,6 +22,17 @@ export function restartBackoffMs(attempt: number): number {
   return attempt <= 1 ? 0 : Math.min(5000, 500 * 2 ** (attempt - 2));
 }
 
+/**
+ * A long command error shortened for an event or a rejoin reason: its first line and its end.
+ * Tool output ends with the cause (pg_rewind's "fatal: ...", postgres' FATAL/PANIC); the start
+ * is boilerplate, so keeping only the head would drop the reason.
+ */
+export function briefError(text: string, max = 400): string {
+  if (text.length <= max) return text;
+  const first = (text.split('\n', 1)[0] ?? '').slice(0, 100);
+  return `${first} [...] ${text.slice(-(max - first.length - 7)).trimStart()}`;
+}
+
 export class AgentExecutor {
   obs: PgObservation | null = null;
   pid: number | null = null;
@@ -61,16 +72,21 @@ export class AgentExecutor {
 
   async observe(): Promise<void> {
     const now = performance.now();
-    this.hasData = await this.pg.hasDataDir();
-    this.pid = await this.pg.postmasterPid();
-    this.obs = null;
-    if (this.pid !== null) {
+    // Gather first, assign together: status is published concurrently and must never see a
+    // half-updated observation (that showed up as one-sample "unhealthy" blips).
+    const hasData = await this.pg.hasDataDir();
+    const pid = await this.pg.postmasterPid();
+    let obs: PgObservation | null = null;
+    if (pid !== null) {
       try {
-        this.obs = await this.pg.observe();
+        obs = await this.pg.observe();
       } catch (e) {
         this.lastError = errorMessage(e);
       }
     }
+    this.hasData = hasData;
+    this.pid = pid;
+    this.obs = obs;
     if (this.pid === null && this.expectRunning) {
       this.expectRunning = false;
       const m = this.state.mem;
@@ -202,7 +218,7 @@ export class AgentExecutor {
         this.rejoin = { ...this.rejoin, result: 'failed' };
         throw new Error(`pg_rewind failed and ${from.name} is unreachable; will retry (no base backup from an unreachable source)`, { cause: e });
       }
-      const msg = `pg_rewind failed (${errorMessage(e).slice(0, 300)}); falling back to a fresh base backup`;
+      const msg = `pg_rewind failed (${briefError(errorMessage(e))}); falling back to a fresh base backup`;
       this.event('warn', `${this.config.name}: ${msg}`);
       this.busy = 'cloning';
       await this.clone(from, msg);
@@ -225,7 +241,7 @@ export class AgentExecutor {
       m.restartAttempts += 1;
       m.nextStartAt = performance.now() + restartBackoffMs(m.restartAttempts + 1);
       this.pgState = 'crashed';
-      this.event('warn', `${this.config.name}: postgres failed to start (attempt ${m.restartAttempts}): ${errorMessage(e).slice(0, 300)}`);
+      this.event('warn', `${this.config.name}: postgres failed to start (attempt ${m.restartAttempts}): ${briefError(errorMessage(e))}`);
     }
   }
 
