@@ -203,8 +203,10 @@ export class TestCluster {
   /** Everything a red run needs: the view, members, recent events and the named members' logs. */
   async diagnostics(members: string[] = this.info.members.map((m) => m.name)): Promise<string> {
     const out: string[] = [];
+    let leader: string | null = null;
     try {
       const d = await this.describe();
+      leader = d.coordinator;
       out.push(`view: ${JSON.stringify(d.view)}`);
       for (const m of d.members) out.push(`${m.name}: ${m.role} ${m.postgres} tl=${m.timeline} lsn=${m.lsn} lag=${m.lagBytes} rejoin=${JSON.stringify(m.rejoin)} activity=${m.activity} error=${m.lastError}`);
     } catch (e) {
@@ -216,6 +218,15 @@ export class TestCluster {
       out.push(`events failed: ${(e as Error).message}`);
     }
     for (const m of members) out.push(`--- ${m} agent log ---`, this.logTail(m, 25), `--- ${m} postgres log ---`, this.pgLogTail(m, 15));
+    // The leading coordinator's log (all of them when none leads: one may be crash-looping).
+    let coordinators: string[] = [];
+    try {
+      coordinators = this.state().coordinators.map((c) => c.id);
+    } catch {
+      /* no state file */
+    }
+    const leaderId = coordinators.find((c) => leader !== null && leader.includes(c));
+    for (const c of leaderId ? [leaderId] : coordinators) out.push(`--- coordinator ${c} log ---`, this.logTail(c, 25));
     return out.join('\n');
   }
 
