@@ -13,6 +13,7 @@ import { describeCluster, type ClusterDescription } from '../cli/describe.js';
 import { secretsSchema, APP_DATABASE, APP_USER, type Secrets } from '../domain/config.js';
 import { layoutOf } from '../local/layout.js';
 import { postmasterOf } from '../local/proc.js';
+import type { ClusterEvent, ClusterView } from '../domain/types.js';
 import { readState, type DeploymentState } from '../local/state.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { Store } from '../store/store.js';
@@ -73,6 +74,16 @@ export class TestCluster {
   async describe(): Promise<ClusterDescription> {
     const snap = await this.store.readCluster(this.info.cluster);
     return describeCluster(snap, this.info.members, Date.now());
+  }
+
+  /** The raw cluster view document (generation, primary, primarySince, ...), or null. */
+  async view(): Promise<ClusterView | null> {
+    return (await this.store.readCluster(this.info.cluster)).view;
+  }
+
+  /** Events with their timestamps and levels (oldest first, the newest `limit`). */
+  async eventRecords(limit = 200): Promise<ClusterEvent[]> {
+    return this.store.listEvents(this.info.cluster, limit);
   }
 
   async events(limit = 200): Promise<string[]> {

@@ -28,6 +28,8 @@ export interface WriterResult {
 }
 
 export const WRITES_TABLE = 'ballast_acked_writes';
+/** Pause between rounds of connection attempts, and after a failed write. */
+const RETRY_MS = 20;
 
 export class Writer {
   private stopped = false;
@@ -87,33 +89,56 @@ export class Writer {
         const c = this.client;
         this.client = null;
         await c?.end().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, RETRY_MS));
       }
       if (this.pauseMs) await new Promise((r) => setTimeout(r, this.pauseMs));
     }
   }
 
+  /**
+   * Ask every member at once and keep the first that is not read-only (the others are closed).
+   * In parallel rather than one host after the other, so a failover or switchover costs the
+   * writer one round of connection attempts (~20 ms apart), not one per member.
+   */
   private async connectWritable(timeoutMs: number): Promise<pg.Client> {
     const end = performance.now() + timeoutMs;
     for (;;) {
+      const c = await this.firstWritable();
+      if (c) return c;
+      if (performance.now() > end) throw new Error('no writable member found');
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+
+  private firstWritable(): Promise<pg.Client | null> {
+    return new Promise((resolve) => {
+      let pending = this.target.hosts.length;
+      let chosen: pg.Client | null = null;
       for (const h of this.target.hosts) {
         const c = new pg.Client({
           host: h.host, port: h.port, user: this.target.user, password: this.target.password, database: this.target.database,
           connectionTimeoutMillis: 1000, query_timeout: this.queryTimeoutMs,
         });
         c.on('error', () => undefined);
-        try {
-          await c.connect();
-          const r = await c.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
-          if (r.rows[0]?.transaction_read_only === 'off') return c;
-        } catch {
-          /* try the next host */
-        }
-        await c.end().catch(() => undefined);
+        void (async () => {
+          let writable = false;
+          try {
+            await c.connect();
+            const r = await c.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
+            writable = r.rows[0]?.transaction_read_only === 'off';
+          } catch {
+            /* down, starting or unreachable */
+          }
+          if (writable && chosen === null) {
+            chosen = c;
+            resolve(c);
+          } else {
+            await c.end().catch(() => undefined);
+          }
+          if (--pending === 0 && chosen === null) resolve(null);
+        })();
       }
-      if (performance.now() > end) throw new Error('no writable member found');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    });
   }
 }
 
