@@ -13,7 +13,7 @@ import { describeCluster, type ClusterDescription } from '../cli/describe.js';
 import { secretsSchema, APP_DATABASE, APP_USER, type Secrets } from '../domain/config.js';
 import { layoutOf } from '../local/layout.js';
 import { postmasterOf } from '../local/proc.js';
-import type { ClusterEvent, ClusterView } from '../domain/types.js';
+import type { ClusterEvent, ClusterView, MemberStatus } from '../domain/types.js';
 import { readState, type DeploymentState } from '../local/state.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { Store } from '../store/store.js';
@@ -79,6 +79,11 @@ export class TestCluster {
   /** The raw cluster view document (generation, primary, primarySince, ...), or null. */
   async view(): Promise<ClusterView | null> {
     return (await this.store.readCluster(this.info.cluster)).view;
+  }
+
+  /** Raw member statuses as published (seq, at, agentPid, ...), straight from the store. */
+  async memberStatuses(): Promise<MemberStatus[]> {
+    return (await this.store.readCluster(this.info.cluster)).members;
   }
 
   /** Events with their timestamps and levels (oldest first, the newest `limit`). */
