@@ -30,6 +30,7 @@ interface Trial {
   agentBackMs: number | null;
   rejoinMs: number;
   rejoinMethod: string;
+  noFailover: string | null;
 }
 
 async function runTrial(cluster: TestCluster, trial: number, out: (l: string) => void): Promise<Trial> {
@@ -49,10 +50,22 @@ async function runTrial(cluster: TestCluster, trial: number, out: (l: string) =>
   let promoted = '';
   let rejoinMethod = '?';
   const deadline = killedAt + 120_000;
+  let noFailover: string | null = null;
   while (rejoined === null) {
     if (performance.now() > deadline) throw new Error(`trial ${trial}: ${old.name} did not rejoin within 120 s`);
     const d = await cluster.describe().catch(() => null);
     const now = performance.now();
+    if (d && newPrimarySeen === null && now - killedAt > 3000 && d.members.find((m) => m.name === old.name)?.role === 'primary') {
+      // The killed primary came back (its agent restarted it) before any failover: report why.
+      noFailover = d.view?.reason ?? '?';
+      const ev = (await cluster.eventRecords(200)).filter((e) => e.at >= killedWall - 50).find((e) => /NOT failing over|failed/.test(e.message));
+      out(`trial ${trial}: NO FAILOVER: ${old.name} came back as primary; ${ev?.message ?? noFailover}`);
+      newPrimarySeen = now;
+      promoted = old.name;
+      rejoined = now;
+      rejoinMethod = 'restarted in place (no failover)';
+      break;
+    }
     if (d) {
       const p = d.members.find((m) => m.role === 'primary' && m.name !== old.name);
       if (p && newPrimarySeen === null) {
@@ -96,6 +109,7 @@ async function runTrial(cluster: TestCluster, trial: number, out: (l: string) =>
     agentBackMs: agentBack === null ? null : Math.round(agentBack - killedAt),
     rejoinMs: Math.round(rejoined - killedAt),
     rejoinMethod,
+    noFailover,
   };
   out(`trial ${trial}: kill ${t.killed} -> ${t.promoted}: outage ${t.outageMs} ms (detect ${t.detectMs ?? '?'} + promote ${t.promoteMs ?? '?'} + first write ${t.firstWriteAfterPromoteMs ?? '?'}), ` +
     `lost ${t.lost} of ${t.acked}, failed attempts ${t.failedAttempts}; rejoin ${t.rejoinMs} ms (agent back ${t.agentBackMs ?? '?'} ms, restart delay ${RESTART_DELAY_MS} ms; ${t.rejoinMethod})`);
@@ -126,17 +140,18 @@ async function main(): Promise<void> {
   const promote = summarize(trials.flatMap((t) => (t.promoteMs === null ? [] : [t.promoteMs])));
   const firstWrite = summarize(trials.flatMap((t) => (t.firstWriteAfterPromoteMs === null ? [] : [t.firstWriteAfterPromoteMs])));
   const lost = trials.reduce((s, t) => s + t.lost, 0);
+  const noFailover = trials.filter((t) => t.noFailover !== null).length;
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ trials, summary: { outage, rejoin, rejoinAfterRestart, restartDelayMs: RESTART_DELAY_MS, detect, promote, firstWrite, lost }, error }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ trials, summary: { outage, rejoin, rejoinAfterRestart, restartDelayMs: RESTART_DELAY_MS, detect, promote, firstWrite, lost, noFailover }, error }, null, 2)}\n`);
   } else {
     out(`\n${trials.length} failover trials${error ? ` (stopped early: ${error})` : ''}`);
     out(fmtSummary('write outage', outage));
     out(`  detect ${detect.median}/${detect.max}, promote ${promote.median}/${promote.max}, first write after promotion ${firstWrite.median}/${firstWrite.max} (median/max ms)`);
     out(fmtSummary('rejoin (kill -> streaming standby)', rejoin));
     out(fmtSummary(`rejoin minus the ${RESTART_DELAY_MS} ms supervisor restart delay`, rejoinAfterRestart));
-    out(`lost acknowledged writes: ${lost}`);
+    out(`lost acknowledged writes: ${lost}; trials without a failover (old primary restarted in place): ${noFailover}`);
   }
-  if (error !== null || lost > 0) process.exitCode = 1;
+  if (error !== null || lost > 0 || noFailover > 0) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {
