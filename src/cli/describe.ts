@@ -1,6 +1,10 @@
 // Pure views of a cluster snapshot for `ballast status` (and the readiness wait of `up`).
 import type { ClusterSnapshot } from '../store/store.js';
 import type { DisplayRole, MemberName, MemberStatus, PostgresState, RejoinRecord } from '../domain/types.js';
+import { describeRouters, renderRouters, type RouterDescription } from './describe-routers.js';
+import { renderTable } from './describe-table.js';
+
+export { renderTable };
 
 export interface KnownMember {
   name: MemberName;
@@ -39,6 +43,8 @@ export interface ClusterDescription {
     reason: string;
   } | null;
   members: MemberDescription[];
+  /** Routers publishing to etcd (HAProxy + PgBouncer per client-side host). */
+  routers: RouterDescription[];
 }
 
 const REBUILDING: PostgresState[] = ['initializing', 'cloning', 'rewinding'];
@@ -106,18 +112,12 @@ export function describeCluster(snapshot: ClusterSnapshot, known: KnownMember[],
         }
       : null,
     members,
+    routers: describeRouters(snapshot.routers ?? [], nowMs),
   };
 }
 
 function cell(v: string | number | null): string {
   return v === null || v === '' ? '-' : String(v);
-}
-
-/** Fixed-width text table. */
-export function renderTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 /** Human form of describeCluster's result. */
@@ -149,5 +149,6 @@ export function renderDescription(d: ClusterDescription): string {
     m.lastError ? `${m.activity} (error: ${m.lastError})` : m.activity,
   ]);
   out.push(renderTable(['NAME', 'ROLE', 'ADDRESS', 'POSTGRES', 'TL', 'LSN', 'LAG_B', 'LAG_MS', 'AGENT', 'PG_PID', 'ACTIVITY'], rows));
+  out.push(...renderRouters(d.routers));
   return `${out.join('\n')}\n`;
 }

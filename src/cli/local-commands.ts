@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { APP_DATABASE, APP_USER } from '../domain/config.js';
-import { BallastError, CommandFailedError, TimeoutError } from '../domain/errors.js';
-import { etcdEndpoint, layoutOf } from '../local/layout.js';
+import { BallastError, CommandFailedError, TimeoutError, errorMessage } from '../domain/errors.js';
+import { LOOPBACK, etcdEndpoint, layoutOf } from '../local/layout.js';
 import { liveProcesses, loadSecrets, prepareDeployment, resolveDir } from '../local/prepare.js';
 import { isRefAlive, procRefOf, signalRef, sleep, waitForExit, type ProcRef } from '../local/proc.js';
 import { readState, writeState, type DeploymentState } from '../local/state.js';
@@ -18,7 +18,9 @@ import { EXIT_OK, createProgress, printJson, type Io } from './io.js';
 import { nextSignal } from './process-commands.js';
 import { assessReadiness } from './readiness.js';
 import { withStore } from './target.js';
-import { buildRwUri } from './uri.js';
+import { buildPoolerUri, buildRwUri } from './uri.js';
+import { readOnlyDatabase } from '../routing/routing-types.js';
+import pg from 'pg';
 
 export const UP_TIMEOUT_MS = 120000;
 const SUPERVISOR_STOP_MS = 120000;
@@ -47,17 +49,68 @@ async function waitReady(state: DeploymentState, progress: (l: string) => void, 
   });
 }
 
+export interface Endpoints {
+  /** Through PgBouncer -> HAProxy rw: always the primary. */
+  rw: string;
+  /** Through PgBouncer (database <db>_ro) -> HAProxy ro: a standby within the lag limit. */
+  ro: string;
+  /** Multi-host libpq URI straight to the members (target_session_attrs=read-write). */
+  direct: string;
+}
+
+export function endpointsOf(state: DeploymentState): Endpoints {
+  const secrets = loadSecrets(layoutOf(state.dir));
+  const hosts = state.members.map((m) => ({ host: m.host, port: m.port }));
+  const direct = buildRwUri(APP_USER, secrets.appPassword, hosts, APP_DATABASE);
+  const r = state.routing;
+  if (!r) return { rw: direct, ro: direct, direct };
+  const pooler = { host: LOOPBACK, port: r.poolerPort };
+  return {
+    rw: buildPoolerUri(APP_USER, secrets.appPassword, pooler, APP_DATABASE),
+    ro: buildPoolerUri(APP_USER, secrets.appPassword, pooler, readOnlyDatabase(APP_DATABASE)),
+    direct,
+  };
+}
+
+/** Wait until a query through endpoints.rw reaches a primary (pg_is_in_recovery() = false). */
+async function waitPooler(state: DeploymentState, progress: (l: string) => void, failed: () => Error | null): Promise<void> {
+  const { rw } = endpointsOf(state);
+  const deadline = Date.now() + UP_TIMEOUT_MS;
+  let last = 'no answer yet';
+  for (;;) {
+    const err = failed();
+    if (err) throw err;
+    const c = new pg.Client({ connectionString: rw, connectionTimeoutMillis: 2000, query_timeout: 2000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = await c.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
+      if (r.rows[0]?.rec === false) return;
+      last = 'the read-write endpoint reached a standby';
+    } catch (e) {
+      last = scrubUri(errorMessage(e), rw);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    progress(`waiting: the read-write endpoint (pooler port ${state.routing?.poolerPort}): ${last}`);
+    if (Date.now() > deadline) throw new TimeoutError(`the read-write endpoint did not reach the primary within ${UP_TIMEOUT_MS / 1000} s (${last}); see ${layoutOf(state.dir).log('rt1')}`);
+    await sleep(300);
+  }
+}
+
+function scrubUri(text: string, uri: string): string {
+  return text.split(uri).join('<endpoint>');
+}
+
 function printUp(io: Io, state: DeploymentState, json: boolean, detached: boolean): void {
   const layout = layoutOf(state.dir);
-  const secrets = loadSecrets(layout);
-  const hosts = state.members.map((m) => ({ host: m.host, port: m.port }));
-  const rw = buildRwUri(APP_USER, secrets.appPassword, hosts, APP_DATABASE);
+  const { rw, ro, direct } = endpointsOf(state);
   const etcd = [etcdEndpoint(state.etcd.clientPort)];
   if (json) {
     printJson(io, {
       cluster: state.cluster,
       dir: state.dir,
-      endpoints: { rw },
+      endpoints: { rw, ro, direct },
       members: state.members.map((m) => ({ name: m.name, host: m.host, port: m.port })),
       etcd,
       secretsFile: layout.secrets,
@@ -70,6 +123,8 @@ function printUp(io: Io, state: DeploymentState, json: boolean, detached: boolea
       `cluster ${state.cluster} is up in ${state.dir}`,
       '',
       `read-write: ${rw}`,
+      `read-only:  ${ro}`,
+      `direct:     ${direct}`,
       '',
       table,
       '',
@@ -98,7 +153,11 @@ export async function upCommand(io: Io, o: { dir?: string; members?: string; clu
       closeSync(fd);
     }
     const gone = () => (isRefAlive(ref) ? null : new CommandFailedError(`the supervisor exited; see ${layout.log('supervisor')}`));
-    await waitReady(state, progress, gone).catch((e: unknown) => {
+    const ready = async () => {
+      await waitReady(state, progress, gone);
+      await waitPooler(state, progress, gone);
+    };
+    await ready().catch((e: unknown) => {
       if (e instanceof TimeoutError) throw new TimeoutError(`${e.message}; the cluster keeps starting in the background ("ballast down --dir ${state.dir}" stops it)`);
       throw e;
     });
@@ -133,6 +192,7 @@ async function runForeground(io: Io, state: DeploymentState, progress: (l: strin
     const failed = () => startError ?? (signalled ? new BallastError('COMMAND_FAILED', 'interrupted before the cluster was ready') : null);
     try {
       await waitReady(state, progress, failed);
+      await waitPooler(state, progress, failed);
     } catch (e) {
       await sup.stop();
       if (signalled) return EXIT_OK;
@@ -195,6 +255,7 @@ export async function downCommand(io: Io, o: { dir?: string; json?: boolean }): 
     after.etcd.proc = null;
     for (const m of after.members) m.proc = null;
     for (const c of after.coordinators) c.proc = null;
+    for (const r of after.routers ?? []) r.proc = null;
     writeState(layout.state, after);
   }
   if (o.json) printJson(io, { cluster: before.cluster, dir, wasRunning: running.length > 0, stopped: running });

@@ -58,3 +58,10 @@ export async function coordinatorCommand(io: Io, o: { config?: string }): Promis
   const { startCoordinator } = await import('../coordinator/coordinator.js');
   return runUntilSignal(io, `coordinator ${config.id}`, () => startCoordinator(config));
 }
+
+export async function routerCommand(io: Io, o: { config?: string }): Promise<number> {
+  const { routerConfigSchema } = await import('../routing/router-config.js');
+  const config = loadJsonFile(routerConfigSchema, requireConfig(o.config), 'router config');
+  const { startRouter } = await import('../routing/router.js');
+  return runUntilSignal(io, `router ${config.id}`, () => startRouter(config));
+}

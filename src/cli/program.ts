@@ -5,7 +5,7 @@ import { InvalidInputError } from '../domain/errors.js';
 import { eventsCommand, operatorCommand, statusCommand } from './cluster-commands.js';
 import { EXIT_OK, EXIT_USAGE, reportError, type Io } from './io.js';
 import { downCommand, superviseCommand, upCommand } from './local-commands.js';
-import { agentCommand, coordinatorCommand } from './process-commands.js';
+import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 type Action = (io: Io, opts: Opts) => Promise<number>;
@@ -74,6 +74,10 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   on(
     program.command('coordinator').description('run one coordinator').option('--config <file>', 'coordinator config (JSON)'),
     (i, o) => coordinatorCommand(i, o as { config?: string }),
+  );
+  on(
+    program.command('router').description('run one router: HAProxy + PgBouncer following the cluster').option('--config <file>', 'router config (JSON)'),
+    (i, o) => routerCommand(i, o as { config?: string }),
   );
   on(
     program.command('supervise').description('internal: the process supervisor behind "ballast up --detach"').option('--dir <dir>', 'deployment directory'),

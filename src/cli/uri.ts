@@ -24,3 +24,8 @@ export function buildRwUri(user: string, password: string, hosts: UriHost[], dat
   const auth = `${encodeUriPart(user)}:${encodeUriPart(password)}`;
   return `postgresql://${auth}@${hosts.map(hostPart).join(',')}/${encodeUriPart(database)}?target_session_attrs=read-write&connect_timeout=2`;
 }
+
+/** Single-host URI through the pooler (PgBouncer routes `<db>` to the primary, `<db>_ro` to standbys). */
+export function buildPoolerUri(user: string, password: string, host: UriHost, database: string): string {
+  return `postgresql://${encodeUriPart(user)}:${encodeUriPart(password)}@${hostPart(host)}/${encodeUriPart(database)}`;
+}

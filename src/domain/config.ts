@@ -1,4 +1,5 @@
 // Process configuration files (JSON) of the agent and the coordinator, validated with zod.
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
@@ -49,9 +50,22 @@ export const secretsSchema = z
     superuserPassword: z.string().min(16),
     replicationPassword: z.string().min(16),
     appPassword: z.string().min(16),
+    /**
+     * PgBouncer console admin (never a PostgreSQL role). Optional: secrets files written before
+     * routing existed lack it; `up` adds one, other readers derive it (poolerAdminPasswordOf).
+     */
+    poolerAdminPassword: z.string().min(16).optional(),
   })
   .strict();
 export type Secrets = z.infer<typeof secretsSchema>;
+
+/**
+ * The pooler admin password: the stored one, else derived from the superuser password
+ * (HMAC-SHA-256, so every router of the cluster derives the same one without a new file).
+ */
+export function poolerAdminPasswordOf(secrets: Secrets): string {
+  return secrets.poolerAdminPassword ?? createHmac('sha256', secrets.superuserPassword).update('ballast pooler admin v1').digest('base64url');
+}
 
 export const SUPERUSER = 'postgres';
 export const REPLICATION_USER = 'replicator';

@@ -14,4 +14,7 @@ export const keys = {
   /** Coordinator election (etcd election API prefix). */
   election: (c: string) => `${clusterPrefix(c)}coordinator`,
   eventsPrefix: (c: string) => `${clusterPrefix(c)}events/`,
+  /** Router status (one per client-side host), under the router's lease. */
+  routersPrefix: (c: string) => `${clusterPrefix(c)}routers/`,
+  router: (c: string, id: string) => `${clusterPrefix(c)}routers/${id}`,
 };

@@ -5,6 +5,9 @@
 //   DIR/etcd/                    etcd data
 //   DIR/members/<name>/          member runDir (owned by postgres, 0700): agent.json, data/
 //   DIR/coordinators/<id>.json   coordinator configs
+//   DIR/routers/<id>.json        router configs (no secrets)
+//   DIR/routers/<id>/            router runDir (owned by postgres, 0700): HAProxy and PgBouncer
+//                                configs, auth file (0600), sockets, pid files, their logs
 //   DIR/logs/<name>.log          stdout+stderr of each child; supervisor.log
 import { join } from 'node:path';
 
@@ -18,11 +21,14 @@ export interface Layout {
   etcdData: string;
   membersDir: string;
   coordinatorsDir: string;
+  routersDir: string;
   logsDir: string;
   memberDir(name: string): string;
   memberData(name: string): string;
   agentConfig(name: string): string;
   coordinatorConfig(id: string): string;
+  routerConfig(id: string): string;
+  routerRunDir(id: string): string;
   log(name: string): string;
 }
 
@@ -34,11 +40,14 @@ export function layoutOf(dir: string): Layout {
     etcdData: join(dir, 'etcd'),
     membersDir: join(dir, 'members'),
     coordinatorsDir: join(dir, 'coordinators'),
+    routersDir: join(dir, 'routers'),
     logsDir: join(dir, 'logs'),
     memberDir: (name) => join(dir, 'members', name),
     memberData: (name) => join(dir, 'members', name, 'data'),
     agentConfig: (name) => join(dir, 'members', name, 'agent.json'),
     coordinatorConfig: (id) => join(dir, 'coordinators', `${id}.json`),
+    routerConfig: (id) => join(dir, 'routers', `${id}.json`),
+    routerRunDir: (id) => join(dir, 'routers', id),
     log: (name) => join(dir, 'logs', `${name}.log`),
   };
 }
@@ -51,6 +60,11 @@ export function memberNames(count: number): string[] {
 /** co1..co3 (always three: one leads, two stand by). */
 export function coordinatorIds(): string[] {
   return ['co1', 'co2', 'co3'];
+}
+
+/** One router on the local host (HAProxy + PgBouncer for the cluster's endpoints). */
+export function routerIds(): string[] {
+  return ['rt1'];
 }
 
 export function etcdEndpoint(clientPort: number): string {

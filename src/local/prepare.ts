@@ -6,10 +6,11 @@ import { dirname, basename, join } from 'node:path';
 import type { AgentConfig, CoordinatorConfig, Secrets } from '../domain/config.js';
 import { loadJsonFile, secretsSchema } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { ETCD_NAME, LOOPBACK, coordinatorIds, etcdEndpoint, layoutOf, memberNames, type Layout } from './layout.js';
+import { ETCD_NAME, LOOPBACK, coordinatorIds, etcdEndpoint, layoutOf, memberNames, routerIds, type Layout } from './layout.js';
 import { checkTraversable, lookupOsUser, type OsUser } from './os-user.js';
 import { busyPorts, freePorts } from './ports.js';
 import { isRefAlive, postmasterOf } from './proc.js';
+import { liveRoutingProcesses, routerConfigOf } from './routing.js';
 import { readState, writeFileAtomic, writeState, type DeploymentState } from './state.js';
 
 export interface PrepareOptions {
@@ -33,7 +34,15 @@ export function resolveDir(dir: string): string {
 
 export function generateSecrets(): Secrets {
   const pw = () => randomBytes(24).toString('base64url');
-  return { superuserPassword: pw(), replicationPassword: pw(), appPassword: pw() };
+  return { superuserPassword: pw(), replicationPassword: pw(), appPassword: pw(), poolerAdminPassword: pw() };
+}
+
+/** A secrets file from before routing gets a generated pooler admin password (0600, atomic). */
+function upgradeSecrets(layout: Layout): void {
+  const s = loadSecrets(layout);
+  if (s.poolerAdminPassword !== undefined) return;
+  const upgraded: Secrets = { ...s, poolerAdminPassword: randomBytes(24).toString('base64url') };
+  writeFileAtomic(layout.secrets, `${JSON.stringify(upgraded, null, 2)}\n`, 0o600);
 }
 
 export function loadSecrets(layout: Layout): Secrets {
@@ -51,11 +60,13 @@ export function liveProcesses(state: DeploymentState, layout: Layout): string[] 
     if (pm) live.push(`postgres ${m.name} pid ${pm.pid}`);
   }
   for (const c of state.coordinators) if (isRefAlive(c.proc)) live.push(`coordinator ${c.id} pid ${c.proc?.pid}`);
+  for (const r of state.routers ?? []) if (isRefAlive(r.proc)) live.push(`router ${r.id} pid ${r.proc?.pid}`);
+  live.push(...liveRoutingProcesses(state, layout));
   return live;
 }
 
 async function allocate(dir: string, cluster: string, count: number): Promise<DeploymentState> {
-  const ports = await freePorts(2 + 2 * count);
+  const ports = await freePorts(5 + 2 * count);
   const take = (): number => {
     const p = ports.shift();
     if (p === undefined) throw new Error('port allocation ran short');
@@ -70,7 +81,20 @@ async function allocate(dir: string, cluster: string, count: number): Promise<De
     members: memberNames(count).map((name) => ({ name, host: LOOPBACK, port: take(), apiPort: take(), proc: null })),
     coordinators: coordinatorIds().map((id) => ({ id, proc: null })),
     supervisor: null,
+    routing: { rwPort: take(), roPort: take(), poolerPort: take() },
+    routers: routerIds().map((id) => ({ id, proc: null })),
   };
+}
+
+/** Routing ports and routers for a deployment made before routing existed. */
+async function addRouting(state: DeploymentState): Promise<DeploymentState> {
+  const out = { ...state };
+  if (!out.routing) {
+    const [rwPort, roPort, poolerPort] = (await freePorts(3)) as [number, number, number];
+    out.routing = { rwPort, roPort, poolerPort };
+  }
+  out.routers ??= routerIds().map((id) => ({ id, proc: null }));
+  return out;
 }
 
 function mkdirOwned(path: string, mode: number, owner: OsUser | null): void {
@@ -104,6 +128,9 @@ function writeConfigs(state: DeploymentState, layout: Layout, user: OsUser): voi
     const cfg: CoordinatorConfig = { cluster: state.cluster, id: c.id, etcd };
     writeFileAtomic(layout.coordinatorConfig(c.id), `${JSON.stringify(cfg, null, 2)}\n`, 0o644);
   }
+  for (const r of state.routers ?? []) {
+    writeFileAtomic(layout.routerConfig(r.id), `${JSON.stringify(routerConfigOf(state, layout, r.id, user.name), null, 2)}\n`, 0o644);
+  }
 }
 
 /**
@@ -135,10 +162,12 @@ export async function prepareDeployment(opts: PrepareOptions): Promise<Deploymen
         `a cluster in ${dir} is already running (${live.join(', ')}); see "ballast status --dir ${dir}" or stop it with "ballast down --dir ${dir}"`,
       );
     }
+    const r = existing.routing;
     const ports = [existing.etcd.clientPort, existing.etcd.peerPort, ...existing.members.flatMap((m) => [m.port, m.apiPort])];
+    if (r) ports.push(r.rwPort, r.roPort, r.poolerPort);
     const busy = await busyPorts(ports);
     if (busy.length > 0) throw new InvalidInputError(`ports of the deployment in ${dir} are in use by something else: ${busy.join(', ')}`);
-    state = { ...existing, dir, supervisor: null };
+    state = await addRouting({ ...existing, dir, supervisor: null });
   } else {
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       throw new InvalidInputError(`${dir} is not empty and holds no ballast deployment (no state.json); use an empty or new directory`);
@@ -149,10 +178,11 @@ export async function prepareDeployment(opts: PrepareOptions): Promise<Deploymen
   if (!existsSync(layout.secrets)) {
     writeFileSync(layout.secrets, `${JSON.stringify(generateSecrets(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   }
-  loadSecrets(layout); // validates an existing file
+  upgradeSecrets(layout); // validates an existing file, adds the pooler admin password
   mkdirOwned(layout.etcdData, 0o700, null);
   mkdirOwned(layout.membersDir, 0o755, null);
   mkdirOwned(layout.coordinatorsDir, 0o755, null);
+  mkdirOwned(layout.routersDir, 0o755, null);
   mkdirOwned(layout.logsDir, 0o750, null);
   writeConfigs(state, layout, user);
   writeState(layout.state, state);

@@ -22,6 +22,10 @@ export const deploymentStateSchema = z
       .max(9),
     coordinators: z.array(z.object({ id: name, proc: procRef.nullable() }).strict()),
     supervisor: procRef.nullable(),
+    /** Loopback ports of the endpoints (HAProxy rw/ro, PgBouncer); absent in older state files. */
+    routing: z.object({ rwPort: port, roPort: port, poolerPort: port }).strict().optional(),
+    /** Router processes (absent in older state files). */
+    routers: z.array(z.object({ id: name, proc: procRef.nullable() }).strict()).optional(),
   })
   .strict();
 

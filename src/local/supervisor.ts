@@ -1,4 +1,4 @@
-// The local supervisor: runs etcd, the agents and the coordinators of one deployment as
+// The local supervisor: runs etcd, the agents, the coordinators and the router of one deployment as
 // child processes, restarts any that dies (after BALLAST_RESTART_DELAY_MS, default 3000, like
 // systemd's Restart=always), keeps DIR/state.json current with every pid, and on stop()
 // shuts everything down in order (see stop.ts).
@@ -17,7 +17,7 @@ import { stopDeploymentProcesses, type StopReport } from './stop.js';
 export const BALLAST_BIN = fileURLToPath(new URL('../../../bin/ballast.js', import.meta.url));
 const ETCD_BIN = process.env.BALLAST_ETCD_BIN ?? '/usr/bin/etcd';
 
-type Kind = 'etcd' | 'agent' | 'coordinator';
+type Kind = 'etcd' | 'agent' | 'coordinator' | 'router';
 
 interface Managed {
   kind: Kind;
@@ -114,7 +114,12 @@ export class Supervisor {
         this.manage('coordinator', c.id, [process.execPath, BALLAST_BIN, 'coordinator', '--config', this.layout.coordinatorConfig(c.id)]),
       );
     }
-    this.opts.log(`supervisor: started etcd, ${this.state.members.length} agents, ${this.state.coordinators.length} coordinators`);
+    // The router needs only etcd; it owns HAProxy and the PgBouncer processes.
+    for (const r of this.state.routers ?? []) {
+      this.spawnChild(this.manage('router', r.id, [process.execPath, BALLAST_BIN, 'router', '--config', this.layout.routerConfig(r.id)]));
+    }
+    const routers = this.state.routers?.length ?? 0;
+    this.opts.log(`supervisor: started etcd, ${this.state.members.length} agents, ${this.state.coordinators.length} coordinators, ${routers} router${routers === 1 ? '' : 's'}`);
   }
 
   /** Stop everything (idempotent); resolves once all is down and the state is cleared. */
@@ -130,6 +135,7 @@ export class Supervisor {
     this.state.etcd.proc = null;
     for (const m of this.state.members) m.proc = null;
     for (const c of this.state.coordinators) c.proc = null;
+    for (const r of this.state.routers ?? []) r.proc = null;
     this.state.supervisor = null;
     writeState(this.layout.state, this.state);
     this.opts.log(report.failed.length ? `supervisor: stopped; still alive: ${report.failed.join(', ')}` : 'supervisor: stopped');
@@ -175,6 +181,9 @@ export class Supervisor {
     if (m.kind === 'etcd') this.state.etcd.proc = ref;
     else if (m.kind === 'agent') {
       const e = this.state.members.find((x) => x.name === m.name);
+      if (e) e.proc = ref;
+    } else if (m.kind === 'router') {
+      const e = this.state.routers?.find((x) => x.id === m.name);
       if (e) e.proc = ref;
     } else {
       const e = this.state.coordinators.find((x) => x.id === m.name);

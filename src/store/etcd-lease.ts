@@ -13,8 +13,11 @@ import type { ClusterView, MemberStatus } from '../domain/types.js';
 import type { Leadership, MemberSession } from './store.js';
 import { enc, type EtcdCalls } from './etcd-calls.js';
 
-/** Agent status under a lease; a lost lease is replaced by a new one on the next publish. */
-export class EtcdMemberSession implements MemberSession {
+/**
+ * Agent status under a lease; a lost lease is replaced by a new one on the next publish.
+ * Also carries router status (T = RouterStatus): the same lease discipline for any status key.
+ */
+export class EtcdMemberSession<T = MemberStatus> implements Omit<MemberSession, 'publish'> {
   private keeper: LeaseKeeper | null = null;
   private granting: Promise<LeaseKeeper> | null = null;
   private okAt = performance.now();
@@ -61,7 +64,7 @@ export class EtcdMemberSession implements MemberSession {
     return this.granting;
   }
 
-  async publish(status: MemberStatus): Promise<void> {
+  async publish(status: T): Promise<void> {
     if (this.closed) throw new StoreUnavailableError(`while publishing ${this.key}: session is closed`);
     const value = enc(JSON.stringify(status));
     for (let attempt = 0; ; attempt++) {

@@ -16,7 +16,8 @@ import {
 import { clusterPrefix, keys } from '../domain/keys.js';
 import { BallastError, StoreUnavailableError, errorMessage } from '../domain/errors.js';
 import type { ClusterEvent, ClusterSpec, ClusterView, Command, MemberName, MemberStatus } from '../domain/types.js';
-import type { ClusterSnapshot, Leadership, MemberSession, Store } from './store.js';
+import type { RouterStatus } from '../domain/router-status.js';
+import type { ClusterSnapshot, Leadership, MemberSession, RouterSession, Store } from './store.js';
 import { enc, type CallOptions, type EtcdCalls } from './etcd-calls.js';
 import { EtcdLeadership, EtcdMemberSession } from './etcd-lease.js';
 
@@ -53,7 +54,7 @@ class EtcdStore implements Store, EtcdCalls {
   private closed = false;
   private appends = 0;
   private lastEventMs = 0;
-  private readonly sessions = new Set<EtcdMemberSession>();
+  private readonly sessions = new Set<EtcdMemberSession<MemberStatus> | EtcdMemberSession<RouterStatus>>();
   private readonly leaderships = new Set<EtcdLeadership>();
   /** Command id and mod revision seen by the last readCluster, for consume-in-txn. */
   private readonly seenCommands = new Map<string, { id: string; modRevision: string }>();
@@ -126,6 +127,13 @@ class EtcdStore implements Store, EtcdCalls {
       const m = parseJson<MemberStatus>(kv);
       if (m !== null) members.push(m);
     }
+    const routersPrefix = keys.routersPrefix(cluster);
+    const routers: RouterStatus[] = [];
+    for (const kv of kvs) {
+      if (!kv.key.toString('utf8').startsWith(routersPrefix)) continue;
+      const r = parseJson<RouterStatus>(kv);
+      if (r !== null) routers.push(r);
+    }
     const leaderKv = byKey.get(leaderKey(cluster));
     return {
       spec: parseJson<ClusterSpec>(byKey.get(keys.spec(cluster))),
@@ -134,6 +142,7 @@ class EtcdStore implements Store, EtcdCalls {
       command,
       members,
       coordinatorLeader: leaderKv === undefined ? null : leaderKv.value.toString('utf8'),
+      routers,
     };
   }
 
@@ -214,6 +223,13 @@ class EtcdStore implements Store, EtcdCalls {
   async openMemberSession(cluster: string, name: MemberName, ttlSec: number): Promise<MemberSession> {
     const s = new EtcdMemberSession(this, keys.member(cluster, name), ttlSec, () => this.sessions.delete(s));
     await s.start(); // grants the first lease now (throws StoreUnavailableError if etcd is down)
+    this.sessions.add(s);
+    return s;
+  }
+
+  async openRouterSession(cluster: string, id: string, ttlSec: number): Promise<RouterSession> {
+    const s: EtcdMemberSession<RouterStatus> = new EtcdMemberSession<RouterStatus>(this, keys.router(cluster, id), ttlSec, () => this.sessions.delete(s));
+    await s.start();
     this.sessions.add(s);
     return s;
   }

@@ -7,7 +7,8 @@
 //   synchronously when the previous leader goes.
 import { StoreUnavailableError, BallastError } from '../domain/errors.js';
 import type { ClusterEvent, ClusterSpec, ClusterView, Command, MemberName, MemberStatus } from '../domain/types.js';
-import type { ClusterSnapshot, Leadership, MemberSession, Store } from './store.js';
+import type { RouterStatus } from '../domain/router-status.js';
+import type { ClusterSnapshot, Leadership, MemberSession, RouterSession, Store } from './store.js';
 
 const EVENTS_KEEP = 1000;
 
@@ -22,6 +23,7 @@ interface ClusterState {
   command: Entry<Command> | null;
   members: Map<MemberName, Entry<MemberStatus> & { session: MemorySession; lease: number }>;
   events: ClusterEvent[];
+  routers: Map<string, RouterStatus>;
   leader: MemoryLeadership | null;
   /** Campaigning, not leading, in order of arrival. */
   waiting: MemoryLeadership[];
@@ -38,7 +40,7 @@ class MemoryState {
   cluster(name: string): ClusterState {
     let c = this.clusters.get(name);
     if (c === undefined) {
-      c = { spec: null, view: null, command: null, members: new Map(), events: [], leader: null, waiting: [] };
+      c = { spec: null, view: null, command: null, members: new Map(), events: [], routers: new Map(), leader: null, waiting: [] };
       this.clusters.set(name, c);
     }
     return c;
@@ -155,6 +157,7 @@ export class MemoryStore implements Store {
       command: c.command?.value ?? null,
       members: members.map(([, m]) => m.value),
       coordinatorLeader: c.leader?.candidateId ?? null,
+      routers: [...c.routers.values()],
     });
   }
 
@@ -194,6 +197,25 @@ export class MemoryStore implements Store {
     const s = new MemorySession(this.state, cluster, name, () => this.sessions.delete(s));
     this.sessions.add(s);
     return s;
+  }
+
+  async openRouterSession(cluster: string, id: string, _ttlSec: number): Promise<RouterSession> {
+    this.check(`opening router session ${id}`);
+    const routers = this.state.cluster(cluster).routers;
+    const state = this.state;
+    let closed = false;
+    return {
+      async publish(status: RouterStatus): Promise<void> {
+        if (closed) throw new StoreUnavailableError(`while publishing router ${id}: session is closed`);
+        state.check(`publishing router ${id}`);
+        state.revision += 1;
+        routers.set(id, structuredClone(status));
+      },
+      async close(): Promise<void> {
+        closed = true;
+        routers.delete(id);
+      },
+    };
   }
 
   campaign(cluster: string, candidateId: string, _ttlSec: number): Leadership {

@@ -8,6 +8,7 @@ import type {
   MemberName,
   MemberStatus,
 } from '../domain/types.js';
+import type { RouterStatus } from '../domain/router-status.js';
 
 /** One consistent read of a whole cluster (a single etcd range request). */
 export interface ClusterSnapshot {
@@ -19,6 +20,15 @@ export interface ClusterSnapshot {
   members: MemberStatus[];
   /** Who currently leads the coordinators (its id), null if nobody. */
   coordinatorLeader: string | null;
+  /** Routers' published status (absent from stores or fixtures that predate routing). */
+  routers?: RouterStatus[];
+}
+
+/** Router side: its status under a lease (gone when the router dies). */
+export interface RouterSession {
+  publish(status: RouterStatus): Promise<void>;
+  /** Delete the status key and revoke the lease (clean shutdown). */
+  close(): Promise<void>;
 }
 
 /** Agent side: status published under a lease that expires when the agent dies. */
@@ -60,6 +70,7 @@ export interface Store {
   /** Newest last, at most `limit`. */
   listEvents(cluster: string, limit: number): Promise<ClusterEvent[]>;
   openMemberSession(cluster: string, name: MemberName, ttlSec: number): Promise<MemberSession>;
+  openRouterSession(cluster: string, id: string, ttlSec: number): Promise<RouterSession>;
   /** Start campaigning for coordinator leadership with this candidate id. */
   campaign(cluster: string, candidateId: string, ttlSec: number): Leadership;
   close(): Promise<void>;

@@ -15,6 +15,8 @@ import { layoutOf } from '../local/layout.js';
 import { postmasterOf } from '../local/proc.js';
 import type { ClusterEvent, ClusterView, MemberStatus } from '../domain/types.js';
 import { readState, type DeploymentState } from '../local/state.js';
+import { routerConfigs, routingLayoutOf } from '../local/routing.js';
+import { routingPids } from '../routing/processes.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { Store } from '../store/store.js';
 import { makeTempDir } from './tmp.js';
@@ -27,7 +29,8 @@ export const BALLAST_BIN = join(REPO, 'bin', 'ballast.js');
 export interface UpInfo {
   cluster: string;
   dir: string;
-  endpoints: { rw: string };
+  /** rw: through PgBouncer to the primary; ro: through PgBouncer to a standby; direct: multi-host libpq URI. */
+  endpoints: { rw: string; ro?: string; direct?: string };
   members: { name: string; host: string; port: number }[];
   etcd: string[];
 }
@@ -144,6 +147,27 @@ export class TestCluster {
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /** Verified pids of the first router's HAProxy (master) and PgBouncer processes, and the router's own. */
+  async routingPids(): Promise<{ router: number | null; haproxy: number | null; poolers: (number | null)[] }> {
+    const state = this.state();
+    const [cfg] = routerConfigs(state, layoutOf(this.dir));
+    if (!cfg) throw new Error(`no router config in ${this.dir}`);
+    const pids = await routingPids(routingLayoutOf(cfg));
+    return { router: state.routers?.find((r) => r.id === cfg.id)?.proc?.pid ?? null, ...pids };
+  }
+
+  /** One query on a fresh connection to `uri` (an endpoint), closed afterwards. */
+  async queryUri<T extends pg.QueryResultRow = pg.QueryResultRow>(uri: string, sql: string, timeoutMs = 3000): Promise<T[]> {
+    const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return (await c.query<T>(sql)).rows;
     } finally {
       await c.end().catch(() => undefined);
     }

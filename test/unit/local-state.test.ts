@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '../../src/domain/errors.js';
-import { secretsSchema } from '../../src/domain/config.js';
+import { poolerAdminPasswordOf, secretsSchema } from '../../src/domain/config.js';
 import { coordinatorIds, layoutOf, memberNames } from '../../src/local/layout.js';
 import { generateSecrets, liveProcesses } from '../../src/local/prepare.js';
 import { readState, updateState, writeState, type DeploymentState } from '../../src/local/state.js';
@@ -82,8 +82,30 @@ test('layout: names and paths', () => {
 test('generated secrets: valid, distinct, 32 base64url characters', () => {
   const s = generateSecrets();
   assert.deepEqual(secretsSchema.parse(s), s);
-  assert.equal(new Set(Object.values(s)).size, 3);
+  assert.equal(new Set(Object.values(s)).size, 4);
+  assert.ok(s.poolerAdminPassword !== undefined, 'new clusters get a pooler admin password');
   for (const v of Object.values(s)) assert.match(v, /^[A-Za-z0-9_-]{32}$/);
+});
+
+test('pooler admin password: stored one wins; older secrets files derive a stable one', () => {
+  const s = generateSecrets();
+  assert.equal(poolerAdminPasswordOf(s), s.poolerAdminPassword);
+  const { poolerAdminPassword: _drop, ...old } = s;
+  const derived = poolerAdminPasswordOf(secretsSchema.parse(old));
+  assert.equal(derived, poolerAdminPasswordOf(secretsSchema.parse(old)));
+  assert.ok(derived.length >= 32 && !Object.values(old).includes(derived));
+});
+
+test('state files with and without routing (older ones) both read back', () => {
+  const path = join(base, 'routing.json');
+  const s = sample(base);
+  writeState(path, s);
+  assert.equal(readState(path)?.routing, undefined);
+  s.routing = { rwPort: 7001, roPort: 7002, poolerPort: 7003 };
+  s.routers = [{ id: 'rt1', proc: null }];
+  writeState(path, s);
+  assert.deepEqual(readState(path)?.routing, s.routing);
+  assert.deepEqual(readState(path)?.routers, s.routers);
 });
 
 test('liveProcesses: stale pids are ignored', () => {

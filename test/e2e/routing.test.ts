@@ -1,0 +1,172 @@
+// Routing through the product: `ballast up` starts a router (HAProxy + PgBouncer) and prints
+// endpoints.rw / endpoints.ro through PgBouncer. Checks: rw reaches the primary, ro a standby;
+// pgbench through both with 0 failed transactions; kill -9 of a PgBouncer process and of
+// HAProxy is repaired by the router and clients reconnect; a host crash of the primary: a
+// client of endpoints.rw reaches the new primary (time printed); `down` leaves no process.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runCommand } from '../../src/agent/run-as.js';
+import { TestCluster } from '../../src/testkit/cluster.js';
+import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
+
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+
+let cluster: TestCluster;
+let work = '';
+let seenPids: number[] = [];
+
+function endpoint(kind: 'rw' | 'ro'): string {
+  const uri = cluster.info.endpoints[kind];
+  assert.ok(uri, `up --json has endpoints.${kind}`);
+  return uri;
+}
+
+/** pg_is_in_recovery() and the server port behind an endpoint (fresh connection). */
+async function probe(kind: 'rw' | 'ro'): Promise<{ rec: boolean; port: number }> {
+  const [row] = await cluster.queryUri<{ rec: boolean; port: number }>(endpoint(kind), 'SELECT pg_is_in_recovery() AS rec, inet_server_port() AS port', 1500);
+  assert.ok(row);
+  return row;
+}
+
+async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | null>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== null) return v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function pgbench(args: string[], database: string): Promise<string> {
+  const pooler = new URL(endpoint('rw'));
+  const passfile = join(work, 'pgpass');
+  const env = { PGPASSFILE: passfile, PGCONNECT_TIMEOUT: '5' };
+  const conn = ['-h', pooler.hostname, '-p', pooler.port, '-U', 'app'];
+  const { stdout } = await runCommand(PGBENCH, [...args, ...conn, database], { identity: null, timeoutMs: 120_000, env, redact: [cluster.secrets.appPassword] });
+  return stdout;
+}
+
+before(async () => {
+  cluster = await TestCluster.start({ members: 3, restartDelayMs: 1000 });
+  work = await makeTempDir('ballast-routing-e2e-');
+  const pw = cluster.secrets.appPassword.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  await writeFile(join(work, 'pgpass'), `*:*:*:app:${pw}\n`, { mode: 0o600 });
+});
+
+after(async () => {
+  if (!cluster) return;
+  try {
+    const p = await cluster.routingPids();
+    seenPids.push(...[p.router, p.haproxy, ...p.poolers].filter((x): x is number => x !== null));
+  } catch {
+    /* nothing recorded */
+  }
+  await cluster.stop();
+  const alive = seenPids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (work) await removeTempDir(work);
+  assert.deepEqual(alive, [], `router/HAProxy/PgBouncer pids still alive after down: ${alive.join(', ')}`);
+});
+
+test('up prints rw/ro through PgBouncer and the direct URI; rw reaches the primary, ro a standby', async () => {
+  const d = await cluster.waitHealthy();
+  const primary = d.members.find((m) => m.role === 'primary')!;
+  assert.match(endpoint('rw'), /^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app$/);
+  assert.match(endpoint('ro'), /^postgresql:\/\/app:[^@]+@127\.0\.0\.1:\d+\/app_ro$/);
+  assert.match(cluster.info.endpoints.direct ?? '', /target_session_attrs=read-write/);
+  const rw = await probe('rw');
+  assert.deepEqual(rw, { rec: false, port: primary.port });
+  const standbyPorts = d.members.filter((m) => m.role !== 'primary').map((m) => m.port);
+  const ro = await until('ro to reach a standby', 10_000, async () => {
+    const r = await probe('ro');
+    return r.rec ? r : null;
+  });
+  assert.ok(standbyPorts.includes(ro.port), `ro reached port ${ro.port}, standbys are ${standbyPorts.join(', ')}`);
+  const st = await until('router status in ballast status', 10_000, async () => {
+    const s = await cluster.describe();
+    const r = s.routers[0];
+    return r && r.rwUp.length === 1 && r.roUp.length === 2 ? r : null;
+  });
+  assert.deepEqual(st.rwUp, [primary.name]);
+  const p = await cluster.routingPids();
+  seenPids.push(...[p.router, p.haproxy, ...p.poolers].filter((x): x is number => x !== null));
+});
+
+test('pgbench -i, then -c 8 -T 5 through rw and -S through ro: 0 failed transactions', async () => {
+  await pgbench(['-i', '-s', '1', '-q'], 'app');
+  const rw = await pgbench(['-c', '8', '-j', '2', '-T', '5'], 'app');
+  const ro = await pgbench(['-c', '8', '-j', '2', '-T', '5', '-S'], 'app_ro');
+  for (const [name, out] of [['rw', rw], ['ro', ro]] as const) {
+    assert.match(out, /number of failed transactions: 0 /, `${name}:\n${out}`);
+    const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+    const n = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
+    assert.ok(n > 100, `${name}: ${n} transactions`);
+    console.log(`pgbench through ${name}: ${n} transactions, ${tps} tps, 0 failed`);
+  }
+});
+
+test('kill -9 of a PgBouncer process and of HAProxy: restarted by the router, clients reconnect', async () => {
+  for (const what of ['pgbouncer', 'haproxy'] as const) {
+    const before = await cluster.routingPids();
+    const victim = what === 'haproxy' ? before.haproxy : before.poolers[0];
+    assert.ok(victim, `${what} pid known`);
+    const t0 = performance.now();
+    process.kill(victim, 'SIGKILL');
+    const after = await until(`${what} restarted`, 15_000, async () => {
+      const p = await cluster.routingPids();
+      const now = what === 'haproxy' ? p.haproxy : p.poolers[0];
+      return now !== null && now !== undefined && now !== victim ? p : null;
+    });
+    seenPids.push(...[after.haproxy, ...after.poolers].filter((x): x is number => x !== null));
+    const rw = await until(`a client through rw after ${what} was killed`, 15_000, async () => {
+      const r = await probe('rw');
+      return r.rec === false ? r : null;
+    });
+    assert.equal(rw.rec, false);
+    console.log(`kill -9 ${what} (pid ${victim}): restarted and rw serving again in ${Math.round(performance.now() - t0)} ms`);
+  }
+  const d = await until('restarts in router status', 10_000, async () => {
+    const r = (await cluster.describe()).routers[0];
+    return r && r.restarts.haproxy >= 1 && r.restarts.poolers >= 1 ? r : null;
+  });
+  assert.ok(d.haproxyPid !== null && d.poolerPids.every((p) => p !== null), JSON.stringify(d));
+});
+
+test('host crash of the primary: a client of endpoints.rw reaches the new primary within a few seconds', async () => {
+  const d = await cluster.waitHealthy();
+  const old = d.members.find((m) => m.role === 'primary')!;
+  const t0 = performance.now();
+  cluster.killHost(old.name);
+  const reached = await until('rw to reach a new primary', 30_000, async () => {
+    const r = await probe('rw');
+    return r.rec === false && r.port !== old.port ? r : null;
+  }).catch(async (e: unknown) => {
+    throw new Error(`${(e as Error).message}\n${await cluster.diagnostics()}\n--- router ---\n${cluster.logTail('rt1', 30)}`);
+  });
+  const ms = Math.round(performance.now() - t0);
+  const now = await cluster.describe();
+  const newPrimary = now.members.find((m) => m.port === reached.port)!;
+  console.log(`primary ${old.name} killed: endpoints.rw reached the new primary ${newPrimary.name} after ${ms} ms`);
+  assert.notEqual(newPrimary.name, old.name);
+  assert.ok(ms < 10_000, `rw endpoint followed the failover in ${ms} ms`);
+  const pushed = await until('router pushed the new primary', 10_000, async () => {
+    const r = (await cluster.describe()).routers[0];
+    return r?.lastPush && r.rwUp.join() === newPrimary.name ? r : null;
+  });
+  assert.match(pushed.lastPush!.reason, new RegExp(newPrimary.name));
+});
