@@ -32,7 +32,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   on(
     program
       .command('up')
-      .description('start a local cluster: etcd, N postgres members with agents, coordinators (loopback only)')
+      .description('start a local cluster: etcd, N postgres members with agents, coordinators, a router (HAProxy + PgBouncer); loopback only')
       .option('--dir <dir>', 'absolute directory for data, logs, state and secrets')
       .option('--members <n>', 'number of postgres members, 1..9 (default 3)')
       .option('--cluster <name>', 'cluster name (default main)')
