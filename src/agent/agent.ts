@@ -21,7 +21,7 @@ import type { HealthFacts } from './health-checks.js';
 import { LagTracker } from './lag-tracker.js';
 import { slotName, type PgControl, type Upstream } from './pg-control.js';
 import { PostgresControl } from './postgres-control.js';
-import { reconcile, type AgentMemory } from './reconcile.js';
+import { isStreamingFrom, reconcile, type AgentMemory } from './reconcile.js';
 
 export interface AgentHandle {
   /** Stop the agent loop and its HTTP server; postgres keeps running. */
@@ -47,7 +47,7 @@ export class AgentState {
   unreachableSince: number | null = null;
   lag = new LagTracker();
   seq = 0;
-  mem: AgentMemory = { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: null, repointedAt: 0, rolesEnsured: false };
+  mem: AgentMemory = { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: null, repointedAt: 0, streamingAt: 0, rolesEnsured: false };
   constructor(readonly config: AgentConfig) {
     this.spec = defaultSpec(config.cluster);
   }
@@ -142,12 +142,14 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     await exec.observe();
     const conf = state.confirmation();
     const v = state.view;
+    const up = state.upstream();
+    if (up && isStreamingFrom(exec.obs, up)) state.mem.streamingAt = performance.now();
     const step = reconcile({
       me: config.name,
       view: v,
       roleConfirmed: conf !== 'none',
       fence: state.mustFence(),
-      upstream: state.upstream(),
+      upstream: up,
       // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
       upstreamHealthy: isHealthyPrimary(state.primaryStatus()) && state.primaryReachable === true,
       otherHasData: state.members.some((m) => m.name !== config.name && m.systemId !== null),

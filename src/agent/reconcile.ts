@@ -30,6 +30,8 @@ export interface AgentMemory {
   configuredUpstream: string | null;
   /** Agent clock when we last re-pointed to the current upstream. */
   repointedAt: number;
+  /** Agent clock when we last saw our walreceiver streaming from the current upstream. */
+  streamingAt: number;
   rolesEnsured: boolean;
 }
 
@@ -64,6 +66,12 @@ export type Step =
   | { kind: 'configure-standby'; upstream: Upstream }
   | { kind: 'ensure-roles' }
   | { kind: 'sync-slots'; slots: string[] };
+
+/** Our walreceiver streams from `up` (host and port, as primary_conninfo names them). */
+export function isStreamingFrom(obs: PgObservation | null, up: Upstream): boolean {
+  const r = obs?.receiver ?? null;
+  return r !== null && r.status === 'streaming' && r.senderPort === up.port && (r.senderHost === null || r.senderHost === up.host);
+}
 
 export function upstreamKey(u: Upstream): string {
   return `${u.host}:${u.port}`;
@@ -143,11 +151,12 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (local.obs === null) return { kind: 'wait', why: 'postgres is starting' };
   if (!upstream) return { kind: 'wait', why: 'standby: primary location unknown' };
   if (mem.configuredUpstream !== upstreamKey(upstream)) return { kind: 'configure-standby', upstream };
-  const r = local.obs.receiver;
-  const streaming = r !== null && r.status === 'streaming' && r.senderPort === upstream.port;
-  if (streaming) return { kind: 'wait', why: `streaming from ${upstream.name}` };
-  if (i.upstreamHealthy && i.now - mem.repointedAt > i.rejoinTimeoutMs) {
-    return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} ${i.rejoinTimeoutMs} ms after re-pointing: rewinding`, thenRewind: true };
+  if (isStreamingFrom(local.obs, upstream)) return { kind: 'wait', why: `streaming from ${upstream.name}` };
+  // Measured from the later of re-pointing and the last moment we streamed: a standby whose
+  // stream just broke because the primary died must stay up (it may be the one to promote).
+  const since = Math.max(mem.repointedAt, mem.streamingAt);
+  if (i.upstreamHealthy && i.now - since > i.rejoinTimeoutMs) {
+    return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} for ${i.rejoinTimeoutMs} ms while it is healthy: rewinding`, thenRewind: true };
   }
   return { kind: 'wait', why: `re-pointing to ${upstream.name}` };
 }

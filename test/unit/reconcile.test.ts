@@ -24,7 +24,7 @@ function input(me: string, o: Partial<ReconcileInput> = {}): ReconcileInput {
     me, view: view(), roleConfirmed: true, fence: false, upstream: me === 'pg1' ? null : up, upstreamHealthy: true,
     otherHasData: true, wantedSlots: ['ballast_pg2', 'ballast_pg3'],
     local: { hasData: true, running: true, obs: me === 'pg1' ? primaryObs() : standbyObs(), control: null, standbySignal: me !== 'pg1' },
-    mem: { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: '127.0.0.1:5001', repointedAt: 0, rolesEnsured: true },
+    mem: { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: '127.0.0.1:5001', repointedAt: 0, streamingAt: 0, rolesEnsured: true },
     now: 100_000, rejoinTimeoutMs: 10_000, ...o,
   };
 }
@@ -65,6 +65,9 @@ const cases: { name: string; in: ReconcileInput; want: Partial<Step> & { kind: S
   { name: 'standby re-points to a new primary', in: input('pg2', { upstream: { name: 'pg3', host: '127.0.0.1', port: 5003 }, view: view({ primary: 'pg3' }) }), want: { kind: 'configure-standby' } },
   { name: 'streaming standby: nothing to do', in: input('pg2'), want: { kind: 'wait' }, why: /streaming from pg1/ },
   { name: 'standby not streaming long after re-pointing: rewind', in: input('pg2', { local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'stop', thenRewind: true } },
+  { name: 'stream broke recently (primary may be dead): stay up', in: input('pg2', { mem: { ...input('pg2').mem, streamingAt: 99_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' } },
+  { name: 'not streaming for long while the primary is unhealthy: wait, never rewind', in: input('pg2', { upstreamHealthy: false, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' } },
+  { name: 'streaming from the right port on another host is not streaming from upstream', in: input('pg2', { local: { hasData: true, running: true, obs: standbyObs({ receiver: { status: 'streaming', senderHost: '10.0.0.9', senderPort: 5001, receivedTli: 1 } }), control: null, standbySignal: true } }), want: { kind: 'stop', thenRewind: true } },
   { name: 'standby just re-pointed: give it time', in: input('pg2', { mem: { ...input('pg2').mem, repointedAt: 95_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' }, why: /re-pointing/ },
 ];
 
