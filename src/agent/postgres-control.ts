@@ -494,6 +494,9 @@ export class PostgresControl implements PgControl {
       // Verifiers are not passwords, but keep them out of the server log all the same.
       await c.query("SET log_min_error_statement = 'panic'");
       await c.query("SET log_statement = 'none'");
+      // Never wait for a synchronous standby here: right after a promotion the standbys may not
+      // stream yet, and a role lost with a primary is re-ensured by the next one.
+      await c.query('SET synchronous_commit = local');
       const roles: { name: string; password: string; attrs: string }[] = [
         { name: SUPERUSER, password: this.secrets.superuserPassword, attrs: 'LOGIN SUPERUSER' },
         { name: REPLICATION_USER, password: this.secrets.replicationPassword, attrs: 'LOGIN REPLICATION' },

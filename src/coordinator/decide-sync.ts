@@ -27,11 +27,17 @@ export interface SyncStep {
   reason: string | null;
 }
 
-/** A listed synchronous standby that has been gone long enough to replace. */
+/**
+ * A listed synchronous standby that has been gone long enough to replace: its status expired
+ * (agent and lease gone) or the primary has not listed it as streaming for syncLossMs. A merely
+ * slow agent (late heartbeats under load) whose postgres still streams is NOT lost: replacing it
+ * would shrink the confirmed set for nothing and leave no promotable standby if the primary
+ * died during the change. The primary's walsender notices a dead link within wal_sender_timeout.
+ */
 export function isSyncLost(ctx: Ctx, name: MemberName): boolean {
   const m = member(ctx, name);
   if (!isSettled(ctx)) return false;
-  if (!isFresh(ctx, m)) return true;
+  if (m === undefined) return true;
   const since = m.notStreamingSince;
   if (since === null || ctx.now - since < ctx.spec.timing.syncLossMs) return false;
   // Right after a new primary, a live standby is still re-pointing (or rewinding): give it time.
