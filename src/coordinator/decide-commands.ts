@@ -2,13 +2,18 @@
 //
 // Switchover P -> T, no acknowledged commit lost:
 //   sync-target: T is made a confirmed synchronous standby (if it is not already);
+//   pausing:     every live router PAUSEs the read-write transaction pools of its poolers:
+//                in-flight transactions finish, new ones wait in PgBouncer (clients see a
+//                pause, not an error); skipped when no router runs;
 //   stopping:    P's agent shuts postgres down cleanly (fast); walsenders send everything,
 //                including the shutdown checkpoint, to connected standbys before exiting;
 //   promote:     once P reports stopped at checkpoint LSN L and T has received past L,
 //                the view names T primary; P rejoins as a standby.
-// Timeouts abort cleanly: the view keeps P as primary and P's agent starts it again.
+// Timeouts abort cleanly: the view keeps P as primary and P's agent starts it again; routers
+// RESUME as soon as the view no longer holds a switchover in pausing or stopping, and after a
+// completed switchover once HAProxy routes rw to the promoted T.
 import { compareLsn } from '../domain/lsn.js';
-import type { ClusterView, Command, CommandOutcome, CoordinatorAction, MemberName, ObservedMember } from '../domain/types.js';
+import type { ClusterView, Command, CommandOutcome, CoordinatorAction, MemberName, ObservedMember, ObservedRouter } from '../domain/types.js';
 import { promoteView } from './decide-failover.js';
 import { decideSync } from './decide-sync.js';
 import { byLsnDesc, type Ctx, isBlip, isFresh, isHealthyStandby, isStreamingStandby, list, member, standbyLsn, whyNotHealthyStandby, whyNotStreamingStandby } from './member-health.js';
@@ -105,6 +110,25 @@ function bestSwitchoverTarget(ctx: Ctx, view: ClusterView): MemberName | null {
   return (confirmed ?? streaming[0])?.status.name ?? null;
 }
 
+export interface RouterPauseJudgement {
+  /** Routers that reported the pause of this switchover failed, with their error. */
+  failed: { id: string; error: string }[];
+  /** Routers that have not (yet) reported their poolers paused for this switchover. */
+  waiting: string[];
+}
+
+/** Where the live routers stand with pausing for switchover `id` (pure). */
+export function judgeRouterPause(routers: readonly ObservedRouter[], id: string): RouterPauseJudgement {
+  const failed: { id: string; error: string }[] = [];
+  const waiting: string[] = [];
+  for (const r of routers) {
+    const p = r.pause;
+    if (p?.switchoverId === id && p.state === 'failed') failed.push({ id: r.id, error: p.error ?? 'unknown error' });
+    else if (p?.switchoverId !== id || p.state !== 'paused') waiting.push(r.id);
+  }
+  return { failed, waiting };
+}
+
 /** Drive an in-progress switchover one step. */
 export function advanceSwitchover(ctx: Ctx, view: ClusterView): CommandStep {
   const so = view.switchover!;
@@ -130,11 +154,26 @@ export function advanceSwitchover(ctx: Ctx, view: ClusterView): CommandStep {
 
   if (so.phase === 'sync-target') {
     if (view.syncConfirmed.includes(so.to)) {
-      const next = { ...view, generation: view.generation + 1, switchover: { ...so, phase: 'stopping' as const }, reason: `switchover: ${so.to} is a confirmed synchronous standby; stopping ${so.from}`, updatedAt: ctx.now };
+      const routers = ctx.observed.routers ?? [];
+      const next = routers.length === 0
+        ? { ...view, generation: view.generation + 1, switchover: { ...so, phase: 'stopping' as const }, reason: `switchover: ${so.to} is a confirmed synchronous standby; no router runs; stopping ${so.from}`, updatedAt: ctx.now }
+        : { ...view, generation: view.generation + 1, switchover: { ...so, phase: 'pausing' as const, pausingSince: ctx.now }, reason: `switchover: ${so.to} is a confirmed synchronous standby; pausing the poolers of ${list(routers.map((r) => r.id))}`, updatedAt: ctx.now };
       return { view: next, changed: true, reason: next.reason, actions: [{ kind: 'event', level: 'info', message: next.reason }] };
     }
     const step = decideSync(c, view, [so.to]);
     return { view: step.view, changed: step.changed, reason: `switchover: making ${so.to} synchronous (${step.reason ?? 'in progress'})`, actions: [] };
+  }
+
+  if (so.phase === 'pausing') {
+    const j = judgeRouterPause(ctx.observed.routers ?? [], so.id);
+    if (j.failed.length > 0) return abort(`router ${j.failed.map((f) => `${f.id} could not pause its poolers: ${f.error}`).join('; ')}`);
+    const pausingFor = ctx.now - (so.pausingSince ?? ctx.now);
+    if (j.waiting.length === 0) {
+      const next = { ...view, generation: view.generation + 1, switchover: { ...so, phase: 'stopping' as const }, reason: `switchover: poolers paused (${pausingFor} ms); stopping ${so.from}`, updatedAt: ctx.now };
+      return { view: next, changed: true, reason: next.reason, actions: [{ kind: 'event', level: 'info', message: next.reason }] };
+    }
+    if (pausingFor > ctx.spec.timing.switchoverPauseMs) return abort(`router ${list(j.waiting)} did not report its poolers paused within ${ctx.spec.timing.switchoverPauseMs} ms`);
+    return { view, changed: false, reason: `switchover: waiting for router ${list(j.waiting)} to pause its poolers`, actions: [] };
   }
 
   // phase 'stopping': wait for the old primary to stop cleanly and the target to hold its last WAL.

@@ -1,6 +1,6 @@
 // What a router (HAProxy + PgBouncer driver, one per client-side host) publishes to etcd under
 // its lease at /ballast/<cluster>/routers/<id>. Pure types; no secrets in here.
-import type { MemberName } from './types.js';
+import type { MemberName, RouterPause } from './types.js';
 
 /** One HAProxy server as the router last saw it. */
 export interface RouterBackend {
@@ -59,4 +59,6 @@ export interface RouterStatus {
   restarts: { haproxy: number; poolers: number };
   activity: string;
   lastError: string | null;
+  /** Switchover pause of the read-write transaction pools (null when not paused). */
+  pause?: RouterPause | null;
 }

@@ -47,6 +47,8 @@ export interface TimingSpec {
   repointGraceMs: number;
   /** A switchover waits this long for the target to catch up, then aborts. */
   switchoverTimeoutMs: number;
+  /** A switchover waits this long for every live router to report its poolers paused, then aborts. */
+  switchoverPauseMs: number;
   /** Agent lease TTL in seconds (etcd's granularity). */
   leaseTtlSec: number;
   /** A primary agent that cannot confirm its role (etcd or failsafe peers) for this long fences. */
@@ -63,9 +65,15 @@ export const DEFAULT_TIMING: TimingSpec = {
   syncLossMs: 300,
   repointGraceMs: 5000,
   switchoverTimeoutMs: 15000,
+  switchoverPauseMs: 5000,
   leaseTtlSec: 2,
   fenceAfterMs: 2000,
 };
+
+/** A stored spec written by an older version may lack newer timings: fill them with defaults. */
+export function withSpecDefaults(spec: ClusterSpec): ClusterSpec {
+  return { ...spec, timing: { ...DEFAULT_TIMING, ...spec.timing } };
+}
 
 export function defaultSpec(name: string): ClusterSpec {
   return { name, syncStandbys: 1, syncMode: 'strict', timing: { ...DEFAULT_TIMING } };
@@ -117,9 +125,14 @@ export interface Switchover {
   id: string;
   from: MemberName;
   to: MemberName;
-  /** 'sync-target': making the target synchronous first; 'stopping': old primary shuts down. */
-  phase: 'sync-target' | 'stopping';
+  /**
+   * 'sync-target': making the target synchronous first; 'pausing': every router PAUSEs its
+   * poolers (in-flight transactions finish, new ones wait); 'stopping': old primary shuts down.
+   */
+  phase: 'sync-target' | 'pausing' | 'stopping';
   startedAt: number;
+  /** Coordinator clock when the pausing phase began (absent before it). */
+  pausingSince?: number;
 }
 
 export interface Command {
@@ -238,8 +251,25 @@ export interface ObservedMember {
   unhealthySince?: number | null;
 }
 
+/** A live router (its status is under a lease) as far as a switchover cares. */
+export interface ObservedRouter {
+  id: string;
+  pause: RouterPause | null;
+}
+
+/** A router's pause of its poolers for one switchover. */
+export interface RouterPause {
+  switchoverId: string;
+  state: 'pausing' | 'paused' | 'failed';
+  /** Router wall clock when the pause began. */
+  since: number;
+  error: string | null;
+}
+
 export interface Observed {
   members: Record<MemberName, ObservedMember>;
+  /** Live routers (absent in fixtures that predate routing: treated as none). */
+  routers?: ObservedRouter[];
   /** Coordinator clock when it started observing (leadership gained or etcd regained). */
   observingSince: number;
   command: Command | null;

@@ -5,7 +5,7 @@
 // not fenced), or HAProxy itself (a restarted HAProxy starts with every server ready, checks
 // deciding). Otherwise leave HAProxy alone: pushing again on every pass would override the
 // health checks (the safety net) with possibly stale etcd status.
-import type { ClusterView, MemberStatus } from '../domain/types.js';
+import type { ClusterView, MemberStatus, RouterPause } from '../domain/types.js';
 import type { PoolSummary, RouterBackend } from '../domain/router-status.js';
 import { isUp, ADMIN_FORCED_MAINT, ADMIN_INHERITED_MAINT, type HaproxyServerState, type RoutingTarget } from './haproxy-admin.js';
 import type { PoolRow } from './pgbouncer-admin.js';
@@ -92,4 +92,40 @@ export function addPools(a: PoolSummary, b: PoolSummary): PoolSummary {
     serversUsed: a.serversUsed + b.serversUsed,
     maxWaitMs: Math.max(a.maxWaitMs, b.maxWaitMs),
   };
+}
+
+export type PauseAction =
+  | { kind: 'pause'; switchoverId: string; why: string }
+  | { kind: 'resume'; why: string }
+  | { kind: 'none'; why: string };
+
+/**
+ * Zero-error switchover, router side (pure). PAUSE the read-write transaction pools when the
+ * view's switchover enters 'pausing'; hold through 'stopping'; RESUME when the switchover is
+ * over and HAProxy already routes rw to the view's primary (pushed ready), or at once when it
+ * was aborted, or when a pause has been held longer than maxPausedMs (a safety net for a
+ * coordinator that stopped deciding: waiting clients would fail at query_wait_timeout anyway).
+ * A failed pause is already resumed by the pooler client; it is reported until the switchover ends.
+ */
+export function decideRouterPause(view: ClusterView | null, pause: RouterPause | null, pushed: PushedState | null, nowMs: number, maxPausedMs: number): PauseAction {
+  const so = view?.switchover ?? null;
+  const active = so !== null && (so.phase === 'pausing' || so.phase === 'stopping');
+  if (pause === null) {
+    if (active && so.phase === 'pausing') return { kind: 'pause', switchoverId: so.id, why: `switchover ${so.from} -> ${so.to}: pausing the read-write pools` };
+    return { kind: 'none', why: 'not paused' };
+  }
+  const heldMs = nowMs - pause.since;
+  if (pause.state === 'failed') {
+    return active && so.id === pause.switchoverId ? { kind: 'none', why: 'pause failed; waiting for the switchover to abort' } : { kind: 'resume', why: 'failed pause of a finished switchover cleared' };
+  }
+  if (active && so.id === pause.switchoverId) {
+    if (heldMs > maxPausedMs) return { kind: 'resume', why: `paused for ${heldMs} ms, longer than ${maxPausedMs} ms: resuming` };
+    return { kind: 'none', why: `holding the pause (switchover phase ${so.phase})` };
+  }
+  if (active) return { kind: 'resume', why: `another switchover (${so.id}) is in progress` };
+  if (view?.lastCommand?.id === pause.switchoverId && view.lastCommand.result !== 'done') return { kind: 'resume', why: `switchover ${view.lastCommand.result}: resuming` };
+  const primary = view?.primary ?? null;
+  if (primary !== null && pushed?.primary === primary && pushed.primaryReady) return { kind: 'resume', why: `switchover over: HAProxy routes rw to ${primary}` };
+  if (heldMs > maxPausedMs) return { kind: 'resume', why: `paused for ${heldMs} ms and ${primary ?? 'no primary'} is not routable yet: resuming anyway` };
+  return { kind: 'none', why: `waiting for HAProxy to route rw to ${primary ?? 'a primary'} before resuming` };
 }

@@ -16,12 +16,13 @@ import { BallastError, errorMessage } from '../domain/errors.js';
 import { loadJsonFile, poolerAdminPasswordOf, secretsSchema, APP_USER } from '../domain/config.js';
 import { createLogger, type Logger } from '../domain/log.js';
 import type { PoolerProcessStatus, RouterPush, RouterStatus } from '../domain/router-status.js';
+import { DEFAULT_TIMING, withSpecDefaults, type ClusterView, type RouterPause } from '../domain/types.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { RouterSession, Store } from '../store/store.js';
 import { HaproxyAdmin } from './haproxy-admin.js';
-import { PgbouncerAdmin } from './pgbouncer-admin.js';
+import { PgbouncerAdmin, pauseAll, resumeAll } from './pgbouncer-admin.js';
 import { routingPids, startHaproxy, startPooler, startRouting, stopRouting, type RoutingLayout, type RoutingPids } from './processes.js';
-import { addPools, decideRouterPush, describeBackends, emptyPools, summarizePools, type PushedState } from './router-decide.js';
+import { addPools, decideRouterPause, decideRouterPush, describeBackends, emptyPools, summarizePools, type PushedState } from './router-decide.js';
 import type { RouterConfig } from './router-config.js';
 import { POOLER_ADMIN_USER } from './routing-types.js';
 
@@ -51,6 +52,10 @@ class Router {
   private wakePublish: (() => void) | null = null;
   private readonly haproxy: HaproxyAdmin;
   private readonly poolers: PgbouncerAdmin[];
+  private pause: RouterPause | null = null;
+  private pauseTask: Promise<void> | null = null;
+  /** Resume once at start: a predecessor may have died holding a pause. */
+  private startupResumeDone = false;
 
   constructor(
     private readonly config: RouterConfig,
@@ -128,7 +133,63 @@ class Router {
       this.fail('while reading the cluster', e);
       return;
     }
-    const d = decideRouterPush(snap.view, snap.members, this.pushed, this.pids.haproxy);
+    await this.pushView(snap.view, snap.members);
+    const timing = snap.spec ? withSpecDefaults(snap.spec).timing : DEFAULT_TIMING;
+    await this.followPause(snap.view, timing.switchoverTimeoutMs);
+  }
+
+  /** Read-write databases in transaction pooling: the ones a switchover pauses. */
+  private pausedDatabases(): string[] {
+    return this.config.routing.databases.filter((d) => d.poolMode === 'transaction').map((d) => d.name);
+  }
+
+  private async followPause(view: ClusterView | null, maxPausedMs: number): Promise<void> {
+    const a = decideRouterPause(view, this.pause, this.pushed, Date.now(), maxPausedMs);
+    if (a.kind === 'pause') {
+      this.startPause(a.switchoverId, a.why);
+    } else if (a.kind === 'resume') {
+      await this.resume(a.why);
+    } else if (!this.startupResumeDone && this.pause === null) {
+      await Promise.all(this.pausedDatabases().map((db) => resumeAll(this.poolers, db)));
+    }
+    this.startupResumeDone = true;
+  }
+
+  /** PAUSE every pooler process's rw transaction pools in the background; report when done. */
+  private startPause(switchoverId: string, why: string): void {
+    const since = Date.now();
+    this.pause = { switchoverId, state: 'pausing', since, error: null };
+    this.log.info({ switchoverId }, why);
+    this.wakePublish?.();
+    const dbs = this.pausedDatabases();
+    this.pauseTask = (async () => {
+      try {
+        await Promise.all(dbs.map((db) => pauseAll(this.poolers, this.config.routing.pauseTimeoutMs, db)));
+        if (this.pause?.switchoverId === switchoverId && this.pause.state === 'pausing') {
+          this.pause = { ...this.pause, state: 'paused' };
+          this.log.info({ switchoverId, ms: Date.now() - since }, 'read-write pools paused');
+        }
+      } catch (e) {
+        // pauseAll resumed its own database; resume the others that may have paused.
+        await Promise.all(dbs.map((db) => resumeAll(this.poolers, db).catch(() => undefined)));
+        if (this.pause?.switchoverId === switchoverId) this.pause = { ...this.pause, state: 'failed', error: errorMessage(e) };
+        this.log.warn({ switchoverId, err: errorMessage(e) }, 'could not pause the read-write pools; resumed');
+      }
+      this.wakePublish?.();
+    })();
+  }
+
+  private async resume(why: string): Promise<void> {
+    await this.pauseTask?.catch(() => undefined);
+    if (this.pause?.state !== 'failed') await Promise.all(this.pausedDatabases().map((db) => resumeAll(this.poolers, db)));
+    this.log.info({ switchoverId: this.pause?.switchoverId, heldMs: this.pause ? Date.now() - this.pause.since : 0 }, `read-write pools resumed: ${why}`);
+    this.pause = null;
+    this.pauseTask = null;
+    this.wakePublish?.();
+  }
+
+  private async pushView(view: ClusterView | null, members: Parameters<typeof decideRouterPush>[1]): Promise<void> {
+    const d = decideRouterPush(view, members, this.pushed, this.pids.haproxy);
     if (!d.push) {
       this.activity = d.reason;
       return;
@@ -195,6 +256,7 @@ class Router {
       restarts: { ...this.restarts },
       activity: this.activity,
       lastError: this.lastError,
+      pause: this.pause,
     };
   }
 

@@ -2,7 +2,7 @@
 // summaries, and the status description of routers.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideRouterPush, describeBackends, routingTargetOf, summarizePools, type PushedState } from '../../src/routing/router-decide.js';
+import { decideRouterPause, decideRouterPush, describeBackends, routingTargetOf, summarizePools, type PushedState } from '../../src/routing/router-decide.js';
 import { describeRouters, renderRouters } from '../../src/cli/describe-routers.js';
 import type { HaproxyServerState } from '../../src/routing/haproxy-admin.js';
 import type { PoolRow } from '../../src/routing/pgbouncer-admin.js';
@@ -82,4 +82,32 @@ describe('router summaries', () => {
     assert.match(text, /pgbouncer 8\/DOWN/);
     assert.match(renderRouters([]).join('\n'), /none publishing/);
   });
+});
+
+describe('decideRouterPause', () => {
+  const so = (phase: 'sync-target' | 'pausing' | 'stopping') => ({ id: 's1', from: 'pg1', to: 'pg2', phase, startedAt: 0 });
+  const paused = (state: 'pausing' | 'paused' | 'failed' = 'paused', id = 's1') => ({ switchoverId: id, state, since: 1000, error: state === 'failed' ? 'x' : null });
+  const done = { id: 's1', kind: 'switchover' as const, result: 'done' as const, message: '', at: 0 };
+  const aborted = { ...done, result: 'aborted' as const };
+  const rows: { name: string; view: ClusterView | null; pause: ReturnType<typeof paused> | null; pushed: PushedState | null; now?: number; want: string; why?: RegExp }[] = [
+    { name: 'nothing going on', view: view(), pause: null, pushed: pushedPg1, want: 'none' },
+    { name: 'sync-target: not yet', view: view({ switchover: so('sync-target') }), pause: null, pushed: pushedPg1, want: 'none' },
+    { name: 'pausing: pause', view: view({ switchover: so('pausing') }), pause: null, pushed: pushedPg1, want: 'pause' },
+    { name: 'stopping without our pause (router restarted): do not pause late', view: view({ switchover: so('stopping') }), pause: null, pushed: pushedPg1, want: 'none' },
+    { name: 'stopping: hold', view: view({ switchover: so('stopping') }), pause: paused(), pushed: pushedPg1, want: 'none', why: /holding/ },
+    { name: 'held too long: resume', view: view({ switchover: so('stopping') }), pause: paused(), pushed: pushedPg1, now: 20_000, want: 'resume', why: /longer than/ },
+    { name: 'promoted in the view but HAProxy not pushed ready yet: keep waiting', view: view({ primary: 'pg2', lastCommand: done }), pause: paused(), pushed: { primary: 'pg2', primaryReady: false, haproxyPid: 10 }, want: 'none', why: /waiting for HAProxy/ },
+    { name: 'promoted and HAProxy routes rw there: resume', view: view({ primary: 'pg2', lastCommand: done }), pause: paused(), pushed: { primary: 'pg2', primaryReady: true, haproxyPid: 10 }, want: 'resume', why: /routes rw to pg2/ },
+    { name: 'aborted: resume at once', view: view({ lastCommand: aborted }), pause: paused(), pushed: null, want: 'resume', why: /aborted/ },
+    { name: 'failed pause while the switchover runs: wait for the abort', view: view({ switchover: so('pausing') }), pause: paused('failed'), pushed: pushedPg1, want: 'none' },
+    { name: 'failed pause after the switchover: clear', view: view({ lastCommand: aborted }), pause: paused('failed'), pushed: pushedPg1, want: 'resume' },
+    { name: 'pause of an older switchover while a new one runs: resume first', view: view({ switchover: so('pausing') }), pause: paused('paused', 's0'), pushed: pushedPg1, want: 'resume' },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const a = decideRouterPause(r.view, r.pause, r.pushed, r.now ?? 2000, 15_000);
+      assert.equal(a.kind, r.want, JSON.stringify(a));
+      if (r.why) assert.match(a.why, r.why);
+    });
+  }
 });
