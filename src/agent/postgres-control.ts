@@ -25,6 +25,7 @@ import {
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
 import { resolveRunIdentity, runCommand, spawnDetached, tail, type OsIdentity, type RunOptions } from './run-as.js';
 import { scramVerifier, scramVerifierMatches } from './scram.js';
+import { ensureWaitForLsn } from './read-your-writes.js';
 
 export interface PostgresControlOptions {
   basebackupTimeoutMs?: number;
@@ -422,8 +423,8 @@ export class PostgresControl implements PgControl {
   }
 
   /** A dedicated connection over the local socket (for long statements: promote, CREATE DATABASE). */
-  private async withClient<T>(fn: (c: pg.Client) => Promise<T>, statementTimeoutMs: number): Promise<T> {
-    const client = new pg.Client(this.localConnection(statementTimeoutMs));
+  private async withClient<T>(fn: (c: pg.Client) => Promise<T>, statementTimeoutMs: number, database = 'postgres'): Promise<T> {
+    const client = new pg.Client({ ...this.localConnection(statementTimeoutMs), database });
     client.on('error', () => undefined);
     try {
       try {
@@ -488,9 +489,9 @@ export class PostgresControl implements PgControl {
   }
 
   async ensureRoles(): Promise<void> {
-    await this.withClient(async (c) => {
+    const primary = await this.withClient(async (c) => {
       const rec = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      if (rec.rows[0]?.r !== false) return;
+      if (rec.rows[0]?.r !== false) return false;
       // Verifiers are not passwords, but keep them out of the server log all the same.
       await c.query("SET log_min_error_statement = 'panic'");
       await c.query("SET log_statement = 'none'");
@@ -518,7 +519,14 @@ export class PostgresControl implements PgControl {
         await c.query(`CREATE DATABASE ${pg.escapeIdentifier(APP_DATABASE)} OWNER ${pg.escapeIdentifier(APP_USER)}`);
         this.log.info({ database: APP_DATABASE }, 'created database');
       }
+      return true;
     }, 60_000);
+    if (!primary) return;
+    for (const database of ['template1', APP_DATABASE]) {
+      await this.withClient(async (c) => {
+        if (await ensureWaitForLsn(c)) this.log.info({ database }, 'installed ballast_wait_for_lsn (read-your-writes on replicas)');
+      }, 60_000, database);
+    }
   }
 
   async probe(target: Upstream, timeoutMs: number): Promise<boolean> {

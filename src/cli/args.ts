@@ -2,6 +2,7 @@
 import { isAbsolute, normalize } from 'node:path';
 import { InvalidInputError } from '../domain/errors.js';
 import { NAME_PATTERN } from '../domain/types.js';
+import type { ReadPoolFlags } from '../local/prepare.js';
 
 export function parseDir(value: string | undefined): string {
   if (value === undefined || value === '') throw new InvalidInputError('--dir is required');
@@ -47,10 +48,32 @@ export interface UpArgs {
   members?: number;
   cluster?: string;
   detach: boolean;
+  readPool: ReadPoolFlags;
 }
 
-export function parseUpArgs(o: { dir?: string; members?: string; cluster?: string; detach?: boolean }): UpArgs {
+/** A limit flag: a whole number within [min, max], or `none` for no limit. */
+export function parseLimitArg(flag: string, value: string, min: number, max: number): number | null {
+  if (value === 'none') return null;
+  if (!/^[0-9]+$/.test(value)) throw new InvalidInputError(`${flag} must be a whole number from ${min} to ${max} or "none" (got ${JSON.stringify(value)})`);
+  return parseIntArg(flag, value, min, max);
+}
+
+export function parseReadPoolFlags(o: { maxLagMs?: string; maxLagBytes?: string; readFallback?: string }): ReadPoolFlags {
+  const out: ReadPoolFlags = {};
+  if (o.maxLagMs !== undefined) out.maxLagMs = parseLimitArg('--max-lag-ms', o.maxLagMs, 0, 86_400_000);
+  if (o.maxLagBytes !== undefined) out.maxLagBytes = parseLimitArg('--max-lag-bytes', o.maxLagBytes, 0, 1 << 30 /* 1 GiB */);
+  if (o.readFallback !== undefined) {
+    if (o.readFallback !== 'primary' && o.readFallback !== 'refuse') {
+      throw new InvalidInputError(`--read-fallback must be "primary" (read from the primary when no replica is within the limits) or "refuse" (got ${JSON.stringify(o.readFallback)})`);
+    }
+    out.readFallback = o.readFallback;
+  }
+  return out;
+}
+
+export function parseUpArgs(o: { dir?: string; members?: string; cluster?: string; detach?: boolean; maxLagMs?: string; maxLagBytes?: string; readFallback?: string }): UpArgs {
   return {
+    readPool: parseReadPoolFlags(o),
     dir: parseDir(o.dir),
     members: o.members === undefined ? undefined : parseIntArg('--members', o.members, 1, 9),
     cluster: o.cluster === undefined ? undefined : parseName('--cluster', o.cluster),

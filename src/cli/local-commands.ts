@@ -136,10 +136,13 @@ function printUp(io: Io, state: DeploymentState, json: boolean, detached: boolea
   );
 }
 
-export async function upCommand(io: Io, o: { dir?: string; members?: string; cluster?: string; detach?: boolean; json?: boolean }): Promise<number> {
+export async function upCommand(
+  io: Io,
+  o: { dir?: string; members?: string; cluster?: string; detach?: boolean; json?: boolean; maxLagMs?: string; maxLagBytes?: string; readFallback?: string },
+): Promise<number> {
   const a = parseUpArgs(o);
   const progress = createProgress(io);
-  const state = await prepareDeployment({ dir: a.dir, members: a.members, cluster: a.cluster });
+  const state = await prepareDeployment({ dir: a.dir, members: a.members, cluster: a.cluster, readPool: a.readPool });
   const layout = layoutOf(state.dir);
   progress(`starting cluster ${state.cluster} in ${state.dir} (${state.members.length} members, etcd ${etcdEndpoint(state.etcd.clientPort)})`);
   if (a.detach) {

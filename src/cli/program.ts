@@ -37,6 +37,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--members <n>', 'number of postgres members, 1..9 (default 3)')
       .option('--cluster <name>', 'cluster name (default main)')
       .option('--detach', 'run the supervisor in the background and return once ready')
+      .option('--max-lag-ms <ms>', 'read pool: replicas further behind than this leave the ro endpoint, or "none" (default 60000)')
+      .option('--max-lag-bytes <bytes>', 'read pool: byte lag limit, or "none" (default none)')
+      .option('--read-fallback <mode>', 'read pool with no replica in the limits: "primary" (default) or "refuse"')
       .option('--json', 'machine-readable output'),
     (i, o) => upCommand(i, o as Parameters<typeof upCommand>[1]),
   );

@@ -13,6 +13,13 @@ import { isRefAlive, postmasterOf } from './proc.js';
 import { liveRoutingProcesses, routerConfigOf } from './routing.js';
 import { readState, writeFileAtomic, writeState, type DeploymentState } from './state.js';
 
+/** Read pool settings given to `up` (absent: keep the stored or default value). */
+export interface ReadPoolFlags {
+  maxLagMs?: number | null;
+  maxLagBytes?: number | null;
+  readFallback?: 'primary' | 'refuse';
+}
+
 export interface PrepareOptions {
   /** Absolute, normalised. */
   dir: string;
@@ -20,6 +27,8 @@ export interface PrepareOptions {
   members?: number;
   /** Undefined: from the existing state, else 'main'. */
   cluster?: string;
+  /** Read pool flags; each given one replaces the stored value. */
+  readPool?: ReadPoolFlags;
 }
 
 export const OS_USER = 'postgres';
@@ -174,6 +183,7 @@ export async function prepareDeployment(opts: PrepareOptions): Promise<Deploymen
     }
     state = await allocate(dir, opts.cluster ?? 'main', opts.members ?? 3);
   }
+  if (state.routing && opts.readPool) state = { ...state, routing: { ...state.routing, ...opts.readPool } };
   mkdirOwned(dir, 0o755, null);
   if (!existsSync(layout.secrets)) {
     writeFileSync(layout.secrets, `${JSON.stringify(generateSecrets(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });

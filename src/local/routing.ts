@@ -30,6 +30,9 @@ export function routerConfigOf(state: DeploymentState, layout: Layout, id: strin
       roPort: r.roPort,
       poolerPort: r.poolerPort,
       poolerProcesses: localPoolerProcesses(),
+      ...(r.maxLagMs !== undefined ? { maxLagMs: r.maxLagMs } : {}),
+      ...(r.maxLagBytes !== undefined ? { maxLagBytes: r.maxLagBytes } : {}),
+      ...(r.readFallback !== undefined ? { readFallback: r.readFallback } : {}),
     },
   };
 }

@@ -23,7 +23,18 @@ export const deploymentStateSchema = z
     coordinators: z.array(z.object({ id: name, proc: procRef.nullable() }).strict()),
     supervisor: procRef.nullable(),
     /** Loopback ports of the endpoints (HAProxy rw/ro, PgBouncer); absent in older state files. */
-    routing: z.object({ rwPort: port, roPort: port, poolerPort: port }).strict().optional(),
+    routing: z
+      .object({
+        rwPort: port,
+        roPort: port,
+        poolerPort: port,
+        /** Read pool settings from `up` flags (absent: the routing defaults). */
+        maxLagMs: z.number().int().min(0).nullable().optional(),
+        maxLagBytes: z.number().int().min(0).nullable().optional(),
+        readFallback: z.enum(['primary', 'refuse']).optional(),
+      })
+      .strict()
+      .optional(),
     /** Router processes (absent in older state files). */
     routers: z.array(z.object({ id: name, proc: procRef.nullable() }).strict()).optional(),
   })

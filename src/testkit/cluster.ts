@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { describeCluster, type ClusterDescription } from '../cli/describe.js';
-import { secretsSchema, APP_DATABASE, APP_USER, type Secrets } from '../domain/config.js';
+import { secretsSchema, APP_DATABASE, APP_USER, SUPERUSER, type Secrets } from '../domain/config.js';
 import { layoutOf } from '../local/layout.js';
 import { postmasterOf } from '../local/proc.js';
 import type { ClusterEvent, ClusterView, MemberStatus } from '../domain/types.js';
@@ -55,11 +55,11 @@ export class TestCluster {
   }
 
   /** Start a cluster in a fresh temp dir (or `dir`). restartDelayMs: supervisor restart delay. */
-  static async start(opts: { members?: number; restartDelayMs?: number; dir?: string } = {}): Promise<TestCluster> {
+  static async start(opts: { members?: number; restartDelayMs?: number; dir?: string; upArgs?: string[] } = {}): Promise<TestCluster> {
     const dir = opts.dir ?? (await makeTempDir('ballast-e2e-'));
     const env = { BALLAST_RESTART_DELAY_MS: String(opts.restartDelayMs ?? 3000) };
     try {
-      const out = await ballast(['up', '--dir', dir, '--members', String(opts.members ?? 3), '--detach', '--json'], env);
+      const out = await ballast(['up', '--dir', dir, '--members', String(opts.members ?? 3), '--detach', '--json', ...(opts.upArgs ?? [])], env);
       return new TestCluster(dir, JSON.parse(out) as UpInfo, opts.dir === undefined);
     } catch (e) {
       await ballast(['down', '--dir', dir]).catch(() => undefined);
@@ -147,6 +147,18 @@ export class TestCluster {
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /** One query as the superuser (e.g. pg_wal_replay_pause()) on `member`, over TCP with SCRAM. */
+  async superQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(member: string, sql: string): Promise<T[]> {
+    const c = new pg.Client({ host: '127.0.0.1', port: this.port(member), user: SUPERUSER, password: this.secrets.superuserPassword, database: 'postgres', connectionTimeoutMillis: 3000 });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      return (await c.query<T>(sql)).rows;
     } finally {
       await c.end().catch(() => undefined);
     }

@@ -1,11 +1,14 @@
 // Planned switchovers under continuous writes: 20 in a row, alternating "best standby" and an
 // explicit target, each ending done with a healthy cluster before the next; no acknowledged write
-// is lost. Bad targets (the current primary, an unknown member) are rejected and change nothing.
+// is lost. Meanwhile `pgbench -c 50` runs through the read-write endpoint (PgBouncer, transaction
+// pooling) in 10 s chunks: the switchover PAUSEs the poolers, so no pgbench client may abort and
+// pgbench_history must hold exactly the transactions pgbench counted as processed. Bad targets (the current primary, an unknown member) are rejected and change nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { TestCluster } from '../../src/testkit/cluster.js';
 import { longestGap, Writer } from '../../src/testkit/writer.js';
+import { runPgbench, type PgbenchResult } from '../../src/testkit/pgbench.js';
 
 const SWITCHOVERS = Number(process.env.SWITCHOVERS ?? 20);
 
@@ -54,6 +57,14 @@ test(`${SWITCHOVERS} switchovers in a row under writes: 0 acknowledged writes lo
   const writer = new Writer(cluster.writerTarget());
   await writer.start();
   await writer.waitForAcks(20);
+  const rw = cluster.info.endpoints.rw;
+  const init = await runPgbench({ uri: rw, args: ['-i', '-s', '1', '-q'], timeoutMs: 120_000 });
+  assert.doesNotMatch(init.raw, /error|exited with/i, `pgbench -i through rw: ${init.raw}`);
+  const chunks: PgbenchResult[] = [];
+  let benchOn = true;
+  const bench = (async () => {
+    while (benchOn) chunks.push(await runPgbench({ uri: rw, args: ['-n', '-b', 'simple-update', '-c', '50', '-j', '2', '-T', '10'], timeoutMs: 120_000 }));
+  })();
   const pauses: number[] = [];
   const durations: number[] = [];
   try {
@@ -80,8 +91,19 @@ test(`${SWITCHOVERS} switchovers in a row under writes: 0 acknowledged writes lo
       console.log(`switchover ${i + 1}: ${from} -> ${r.primary}${explicit ? ' (named)' : ''}: write pause ${pause.toFixed(0)} ms, command ${(t1 - t0).toFixed(0)} ms, healthy after ${(performance.now() - t0).toFixed(0)} ms; rejoin ${old.rejoin?.method ?? '-'} ${old.rejoin?.result ?? ''}`);
     }
   } finally {
+    benchOn = false;
     await writer.stop();
+    await bench;
   }
+  const processed = chunks.reduce((a, c) => a + c.processed, 0);
+  console.log(`pgbench -c 50 through rw: ${chunks.length} chunks of 10 s, ${processed} transactions, aborted ${chunks.map((c) => c.aborted).join('/')}, failed ${chunks.map((c) => c.failed).join('/')}`);
+  for (const [i, c] of chunks.entries()) {
+    assert.equal(c.aborted, 0, `pgbench chunk ${i + 1}: ${c.aborted} clients aborted:\n${c.raw.slice(-3000)}`);
+    assert.equal(c.failed, 0, `pgbench chunk ${i + 1}: failed transactions:\n${c.raw.slice(-3000)}`);
+    assert.ok(c.processed > 0, `pgbench chunk ${i + 1} processed nothing:\n${c.raw.slice(-3000)}`);
+  }
+  const [hist] = await cluster.queryUri<{ n: string }>(rw, 'SELECT count(*) AS n FROM pgbench_history', 10_000);
+  assert.equal(Number(hist!.n), processed, 'every transaction pgbench counted is in pgbench_history (and nothing more)');
   const result = writer.result;
   const final = await cluster.waitHealthy();
   const primary = final.members.find((m) => m.role === 'primary')!.name;

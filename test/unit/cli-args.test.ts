@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDir, parseIntArg, parseName, parseUpArgs } from '../../src/cli/args.js';
+import { parseDir, parseIntArg, parseName, parseReadPoolFlags, parseUpArgs } from '../../src/cli/args.js';
+import { InvalidInputError } from '../../src/domain/errors.js';
 import { runCli } from '../../src/cli/program.js';
 import type { Io } from '../../src/cli/io.js';
 
@@ -102,6 +103,19 @@ test('parsers', () => {
   assert.equal(parseDir('/'), '/');
   assert.equal(parseIntArg('--n', '007', 1, 9), 7);
   assert.equal(parseName('--to', 'pg_1'), 'pg_1');
-  assert.deepEqual(parseUpArgs({ dir: '/d' }), { dir: '/d', members: undefined, cluster: undefined, detach: false });
-  assert.deepEqual(parseUpArgs({ dir: '/d', members: '5', cluster: 'prod', detach: true }), { dir: '/d', members: 5, cluster: 'prod', detach: true });
+  assert.deepEqual(parseUpArgs({ dir: '/d' }), { dir: '/d', members: undefined, cluster: undefined, detach: false, readPool: {} });
+  assert.deepEqual(parseUpArgs({ dir: '/d', members: '5', cluster: 'prod', detach: true }), { dir: '/d', members: 5, cluster: 'prod', detach: true, readPool: {} });
+});
+
+test('read pool flags: limits, "none" and the fallback mode; bad values explained', () => {
+  assert.deepEqual(parseReadPoolFlags({}), {});
+  assert.deepEqual(parseReadPoolFlags({ maxLagMs: '1000', maxLagBytes: 'none', readFallback: 'refuse' }), { maxLagMs: 1000, maxLagBytes: null, readFallback: 'refuse' });
+  const bad: [Parameters<typeof parseReadPoolFlags>[0], RegExp][] = [
+    [{ maxLagMs: '-1' }, /--max-lag-ms must be a whole number from 0 to 86400000 or "none"/],
+    [{ maxLagMs: '1e3' }, /--max-lag-ms must be a whole number/],
+    [{ maxLagMs: '99999999999' }, /--max-lag-ms must be from 0 to 86400000/],
+    [{ maxLagBytes: 'lots' }, /--max-lag-bytes must be a whole number/],
+    [{ readFallback: 'standby' }, /--read-fallback must be "primary" .* or "refuse" \(got "standby"\)/],
+  ];
+  for (const [o, re] of bad) assert.throws(() => parseReadPoolFlags(o), (e: Error) => e instanceof InvalidInputError && re.test(e.message), JSON.stringify(o));
 });
