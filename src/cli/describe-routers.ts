@@ -21,6 +21,8 @@ export interface RouterDescription {
   restarts: { haproxy: number; poolers: number };
   activity: string;
   lastError: string | null;
+  /** Switchover pause of the read-write pools, null when not paused. */
+  pause: { switchoverId: string; state: string; forMs: number; error: string | null } | null;
 }
 
 export function describeRouters(routers: RouterStatus[], nowMs: number): RouterDescription[] {
@@ -50,6 +52,7 @@ export function describeRouters(routers: RouterStatus[], nowMs: number): RouterD
         restarts: r.restarts,
         activity: r.activity,
         lastError: r.lastError,
+        pause: r.pause ? { switchoverId: r.pause.switchoverId, state: r.pause.state, forMs: Math.max(0, nowMs - r.pause.since), error: r.pause.error } : null,
       };
     });
 }
@@ -76,6 +79,7 @@ export function renderRouters(routers: RouterDescription[]): string[] {
     out.push(`${r.id}: rw down/maint: ${down(r.backends.rw)}; ro down/maint: ${down(r.backends.ro)}; ports rw ${r.ports.rw} ro ${r.ports.ro} pooler ${r.ports.pooler}`);
     if (r.lastPush) out.push(`${r.id}: last push ${Math.round(r.lastPush.agoMs / 1000)} s ago: ${r.lastPush.reason}`);
     if (r.lastError) out.push(`${r.id}: last error: ${r.lastError}`);
+    if (r.pause) out.push(`${r.id}: read-write pools ${r.pause.state.toUpperCase()} for switchover ${r.pause.switchoverId} (${Math.round(r.pause.forMs)} ms)${r.pause.error ? `: ${r.pause.error}` : ''}`);
     if (r.ageMs > 5000) out.push(`${r.id}: WARNING: status is ${Math.round(r.ageMs / 1000)} s old`);
   }
   return out;
