@@ -84,6 +84,16 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
   const facts = (): HealthFacts => ({ status: buildStatus(state, exec, false), view: state.view, confirmation: state.confirmation() });
   const http: FastifyInstance = await startHealthServer(config.apiHost, config.apiPort, facts);
 
+  // A loop sleeps between passes; wake(name) cuts the sleep short (or skips the next one when the
+  // loop is busy), so a new view is acted on, and a step's outcome published, at once.
+  const wakers = new Map<string, () => void>();
+  const pendingWake = new Set<string>();
+  const wake = (name: string) => {
+    const w = wakers.get(name);
+    if (w) w();
+    else pendingWake.add(name);
+  };
+
   const etcdTick = async () => {
     const t0 = performance.now();
     try {
@@ -92,7 +102,10 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       const snap = await store.readCluster(config.cluster);
       state.lastEtcdOkAt = performance.now();
       if (snap.spec) state.spec = withSpecDefaults(snap.spec);
-      if (snap.view && (state.view === null || snap.view.generation >= state.view.generation)) state.view = snap.view;
+      if (snap.view && (state.view === null || snap.view.generation >= state.view.generation)) {
+        if (snap.view.generation !== state.view?.generation) wake('control');
+        state.view = snap.view;
+      }
       state.members = snap.members;
       for (const m of snap.members) state.addresses.set(m.name, { name: m.name, host: m.host, port: m.port });
       state.lag.sample(state.primaryStatus()?.flushLsn ?? null, performance.now());
@@ -160,6 +173,13 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       rejoinTimeoutMs: REJOIN_TIMEOUT_MS,
     });
     await exec.run(step);
+    if (step.kind !== 'wait') {
+      // Something changed: publish without waiting out the interval, and observe again at once
+      // (not after configure-primary: postgres applies a reload asynchronously, so observing at
+      // once would only repeat the step).
+      wake('etcd');
+      if (step.kind !== 'configure-primary') wake('control');
+    }
   };
 
   const loop = async (intervalMs: () => number, body: () => Promise<void>, name: string) => {
@@ -171,7 +191,18 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
         log.error({ err: errorMessage(e), loop: name }, 'loop pass failed');
         exec.lastError = errorMessage(e);
       }
-      await sleep(Math.max(10, intervalMs() - (performance.now() - t0)));
+      if (pendingWake.delete(name)) {
+        await sleep(5);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(10, intervalMs() - (performance.now() - t0)));
+        wakers.set(name, () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      wakers.delete(name);
     }
   };
 

@@ -38,6 +38,7 @@ const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 export class PostgresControl implements PgControl {
   private readonly identity: OsIdentity | null;
   private pool: pg.Pool | null = null;
+  private probeConn: { key: string; client: pg.Client } | null = null;
   private readonly passfile: string;
   private readonly logFile: string;
 
@@ -442,16 +443,23 @@ export class PostgresControl implements PgControl {
     await this.poolQuery('SELECT pg_reload_conf()');
   }
 
+  /**
+   * pg_promote(wait => false), then poll every 10 ms until recovery ended (pg_promote's own wait
+   * polls every 100 ms). No CHECKPOINT here: until the spread end-of-recovery checkpoint completes
+   * pg_control shows the old timeline, and a rewinder checkpoints this server itself first
+   * (checkpointSourceIfStale), so the promotion is not delayed by it.
+   */
   async promote(timeoutMs: number): Promise<void> {
-    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     await this.withClient(async (c) => {
-      const rec = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      if (rec.rows[0]?.r !== true) return;
-      const r = await c.query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [secs]);
-      if (r.rows[0]?.ok !== true) throw new TimeoutError(`promotion did not complete within ${secs} s`);
-      // The end-of-recovery checkpoint is spread; until it completes pg_control still shows the
-      // old timeline and pg_rewind against this server would wrongly see "no rewind required".
-      await c.query('CHECKPOINT');
+      const inRecovery = async () => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true;
+      if (!(await inRecovery())) return;
+      const r = await c.query<{ ok: boolean }>('SELECT pg_promote(false) AS ok');
+      if (r.rows[0]?.ok !== true) throw new CommandFailedError('pg_promote() refused to signal the promotion');
+      const end = Date.now() + timeoutMs;
+      while (await inRecovery()) {
+        if (Date.now() > end) throw new TimeoutError(`promotion did not complete within ${timeoutMs} ms`);
+        await new Promise((res) => setTimeout(res, 10));
+      }
     }, timeoutMs + 5000);
     this.log.info('promoted');
   }
@@ -529,37 +537,58 @@ export class PostgresControl implements PgControl {
     }
   }
 
+  /**
+   * Can we run a query on `target`'s postgres within timeoutMs? The probe keeps one connection
+   * open and reuses it (a new connection per probe cost a backend fork and a SCRAM exchange five
+   * times a second per standby); a broken or slow connection is dropped and the next probe
+   * connects afresh, so a dead or frozen primary is seen within one timeout either way.
+   */
   async probe(target: Upstream, timeoutMs: number): Promise<boolean> {
-    const client = new pg.Client({
-      host: target.host,
-      port: target.port,
-      user: REPLICATION_USER,
-      password: this.secrets.replicationPassword,
-      database: 'postgres',
-      application_name: `${this.config.name}_probe`,
-      connectionTimeoutMillis: timeoutMs,
-      statement_timeout: timeoutMs,
-      query_timeout: timeoutMs,
-    });
-    client.on('error', () => undefined);
+    const key = `${target.host}:${target.port}`;
+    if (this.probeConn !== null && this.probeConn.key !== key) this.dropProbe();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     const attempt = (async () => {
-      await client.connect();
-      await client.query('SELECT 1');
+      if (this.probeConn === null) {
+        const client = new pg.Client({
+          host: target.host,
+          port: target.port,
+          user: REPLICATION_USER,
+          password: this.secrets.replicationPassword,
+          database: 'postgres',
+          application_name: `${this.config.name}_probe`,
+          connectionTimeoutMillis: timeoutMs,
+          statement_timeout: timeoutMs,
+          keepAlive: true,
+        });
+        client.on('error', () => this.dropProbe(client));
+        this.probeConn = { key, client };
+        await client.connect();
+      }
+      await this.probeConn.client.query('SELECT 1');
       return true;
     })().catch(() => false);
     try {
-      return await Promise.race([attempt, timeout]);
+      const ok = await Promise.race([attempt, timeout]);
+      if (!ok) this.dropProbe();
+      return ok;
     } finally {
       clearTimeout(timer);
-      await client.end().catch(() => undefined);
     }
   }
 
+  /** Forget the probe connection (only `which`, when given); closing is not awaited (a frozen peer never answers). */
+  private dropProbe(which?: pg.Client): void {
+    const conn = this.probeConn;
+    if (conn === null || (which !== undefined && conn.client !== which)) return;
+    this.probeConn = null;
+    void conn.client.end().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
+    this.dropProbe();
     await this.closePool();
   }
 }
