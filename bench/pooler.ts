@@ -3,6 +3,7 @@
 //   - rw / ro: the cluster's endpoints (PgBouncer, N processes sharing a port with so_reuseport,
 //     -> HAProxy -> Postgres),
 //   - rw-1proc: the same PgBouncer config as ONE process (bench/single-pooler.ts),
+//   - haproxy-rw: HAProxy's rw listener without PgBouncer (a diagnostic: which hop costs what),
 // at 16 clients, at 16 clients with -C (a new connection per transaction), and at 1,000 and
 // 5,000 clients against the small per-process server pool. Prints a table and the ratios
 // (rw/direct, multi/single) computed within the run; --json prints one JSON document.
@@ -17,7 +18,8 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { APP_DATABASE } from '../src/domain/config.js';
+import { buildPoolerUri } from '../src/cli/uri.js';
+import { APP_DATABASE, APP_USER } from '../src/domain/config.js';
 import { readOnlyDatabase } from '../src/routing/routing-types.js';
 import { TestCluster } from '../src/testkit/cluster.js';
 import { pgbenchInit, runPgbench, type PgbenchResult } from '../src/testkit/pgbench.js';
@@ -56,7 +58,7 @@ function parsePoolerArgs(argv: string[]): PoolerArgs {
   return { durationS, bigClients, json: values.json === true, keep: values.keep === true };
 }
 
-type Target = 'direct' | 'rw' | 'ro' | 'rw-1proc';
+type Target = 'direct' | 'haproxy-rw' | 'rw' | 'ro' | 'rw-1proc';
 
 interface Phase {
   target: Target;
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
       rw: cluster.info.endpoints.rw,
       ro: cluster.info.endpoints.ro ?? cluster.info.endpoints.rw,
       'rw-1proc': single.uri(APP_DATABASE),
+      'haproxy-rw': buildPoolerUri(APP_USER, cluster.secrets.appPassword, { host: '127.0.0.1', port: spec.rwPort }, APP_DATABASE),
     };
     info = {
       primary, directPort: cluster.port(primary), maxConnections, superuserReserved: Number(pg?.reserved),
@@ -225,8 +228,8 @@ async function main(): Promise<void> {
 
     const est = new ConnectEstimate();
     const plan: [Target, number, boolean][] = [
-      ['direct', SMALL_CLIENTS, false], ['rw', SMALL_CLIENTS, false], ['ro', SMALL_CLIENTS, false], ['rw-1proc', SMALL_CLIENTS, false],
-      ['direct', SMALL_CLIENTS, true], ['rw', SMALL_CLIENTS, true], ['ro', SMALL_CLIENTS, true], ['rw-1proc', SMALL_CLIENTS, true],
+      ['direct', SMALL_CLIENTS, false], ['haproxy-rw', SMALL_CLIENTS, false], ['rw', SMALL_CLIENTS, false], ['ro', SMALL_CLIENTS, false], ['rw-1proc', SMALL_CLIENTS, false],
+      ['direct', SMALL_CLIENTS, true], ['haproxy-rw', SMALL_CLIENTS, true], ['rw', SMALL_CLIENTS, true], ['ro', SMALL_CLIENTS, true], ['rw-1proc', SMALL_CLIENTS, true],
       ...args.bigClients.flatMap((n): [Target, number, boolean][] => [['direct', n, false], ['rw', n, false], ['rw-1proc', n, false]]),
     ];
     for (const [target, clients, reconnect] of plan) {
@@ -261,6 +264,8 @@ async function main(): Promise<void> {
     ratio(phases, `select-only ${SMALL_CLIENTS} clients: ro / direct`, ['ro', SMALL_CLIENTS, false], ['direct', SMALL_CLIENTS, false]),
     ratio(phases, `-C ${SMALL_CLIENTS} clients: rw / direct`, ['rw', SMALL_CLIENTS, true], ['direct', SMALL_CLIENTS, true], 10),
     ratio(phases, `-C ${SMALL_CLIENTS} clients: ro / direct`, ['ro', SMALL_CLIENTS, true], ['direct', SMALL_CLIENTS, true]),
+    ratio(phases, `select-only ${SMALL_CLIENTS} clients: haproxy-rw (no PgBouncer) / direct`, ['haproxy-rw', SMALL_CLIENTS, false], ['direct', SMALL_CLIENTS, false]),
+    ratio(phases, `-C ${SMALL_CLIENTS} clients: haproxy-rw (no PgBouncer) / direct`, ['haproxy-rw', SMALL_CLIENTS, true], ['direct', SMALL_CLIENTS, true]),
     ratio(phases, `select-only ${SMALL_CLIENTS} clients: rw (multi-process) / rw-1proc`, ['rw', SMALL_CLIENTS, false], ['rw-1proc', SMALL_CLIENTS, false]),
     ratio(phases, `-C ${SMALL_CLIENTS} clients: rw (multi-process) / rw-1proc`, ['rw', SMALL_CLIENTS, true], ['rw-1proc', SMALL_CLIENTS, true]),
     ...args.bigClients.flatMap((n) => [
