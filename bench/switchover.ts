@@ -23,6 +23,8 @@ interface Trial {
   commandMs: number;
   healthyMs: number;
   writerErrors: number;
+  /** Distinct messages of those errors (server/driver messages; no connection strings). */
+  writerErrorMessages: string[];
   outcome: string;
 }
 
@@ -69,10 +71,11 @@ async function main(): Promise<void> {
         trial: i, from, to, named: named !== undefined,
         pauseMs: Math.round(longestGap(writer.result.acked, t0, writer.lastAckAt() ?? t1)),
         commandMs: Math.round(t1 - t0), healthyMs: Math.round(t2 - t0),
-        writerErrors: writer.result.failures.length - failuresBefore, outcome,
+        writerErrors: writer.result.failures.length - failuresBefore,
+        writerErrorMessages: [...new Set(writer.result.failures.slice(failuresBefore).map((f) => f.error.slice(0, 200)))], outcome,
       };
       trials.push(t);
-      out(`switchover ${i}: ${from} -> ${to}${t.named ? ' (named)' : ''}: ${outcome}; write pause ${t.pauseMs} ms, command ${t.commandMs} ms, healthy after ${t.healthyMs} ms, writer errors ${t.writerErrors}`);
+      out(`switchover ${i}: ${from} -> ${to}${t.named ? ' (named)' : ''}: ${outcome}; write pause ${t.pauseMs} ms, command ${t.commandMs} ms, healthy after ${t.healthyMs} ms, writer errors ${t.writerErrors}${t.writerErrors ? ` (${t.writerErrorMessages.join(' | ')})` : ''}`);
     }
     const result = await writer.stop();
     writer = null;
