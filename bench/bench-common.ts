@@ -1,17 +1,27 @@
 // Shared helpers of the benchmark programs: flags, summaries, printing.
 import { parseArgs } from 'node:util';
+import type { TestCluster } from '../src/testkit/cluster.js';
+import { parseConnectionUri } from '../src/testkit/pgbench.js';
+import type { WriterTarget } from '../src/testkit/writer.js';
+
+/** How the benchmark's writer reaches the primary. */
+export type Via = 'direct' | 'rw';
 
 export interface BenchArgs {
   trials: number;
   json: boolean;
   keep: boolean;
+  via: Via;
 }
 
-/** --trials N (default `def`), --json (one JSON document on stdout), --keep (leave the cluster dir). */
+/**
+ * --trials N (default `def`), --json (one JSON document on stdout), --keep (leave the cluster dir),
+ * --via direct|rw (default direct: the writer's connection path, see writerTargetVia).
+ */
 export function parseBenchArgs(argv: string[], def: number, usage: string): BenchArgs {
   const { values } = parseArgs({
     args: argv,
-    options: { trials: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { trials: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' }, via: { type: 'string' }, help: { type: 'boolean' } },
     strict: true,
   });
   if (values.help) {
@@ -20,7 +30,27 @@ export function parseBenchArgs(argv: string[], def: number, usage: string): Benc
   }
   const trials = values.trials === undefined ? def : Number(values.trials);
   if (!Number.isInteger(trials) || trials < 1 || trials > 1000) throw new Error(`--trials must be a whole number from 1 to 1000 (got ${values.trials})`);
-  return { trials, json: values.json === true, keep: values.keep === true };
+  const via = values.via ?? 'direct';
+  if (via !== 'direct' && via !== 'rw') throw new Error(`--via must be direct or rw (got ${values.via})`);
+  return { trials, json: values.json === true, keep: values.keep === true, via };
+}
+
+/**
+ * The writer's target. direct: every member, the writer keeps the one that accepts writes (what
+ * libpq's target_session_attrs=read-write does). rw: the one read-write endpoint (PgBouncer ->
+ * HAProxy -> primary); the writer reconnects to it after any error, so its gaps are the outage a
+ * client of the endpoint sees.
+ */
+export function writerTargetVia(cluster: TestCluster, via: Via): WriterTarget {
+  if (via === 'direct') return cluster.writerTarget();
+  const c = parseConnectionUri(cluster.info.endpoints.rw);
+  const host = c.env.PGHOST;
+  const port = Number(c.env.PGPORT);
+  const database = c.env.PGDATABASE;
+  if (!host || host.includes(',') || !Number.isInteger(port) || !database || c.password === null) {
+    throw new Error('endpoints.rw is not a single-host URI with a port, a database and a password');
+  }
+  return { hosts: [{ host, port }], user: c.user, password: c.password, database };
 }
 
 export interface Summary {

@@ -6,14 +6,16 @@
 //     restart delay, printed separately),
 //   - a breakdown from the events: detection (kill -> coordinator's 'failover:' decision),
 //     promotion (decision -> agent's 'promoted' event), first write after promotion.
-// Usage: node dist/bench/failover.js [--trials N] [--json] [--keep]
+// --via rw: the writer goes through the read-write endpoint (PgBouncer -> HAProxy) and reconnects
+// to it after every error, so the outage is the one a client of the endpoint sees; default direct.
+// Usage: node dist/bench/failover.js [--trials N] [--via direct|rw] [--json] [--keep]
 import { performance } from 'node:perf_hooks';
 import { TestCluster } from '../src/testkit/cluster.js';
 import { longestGap, Writer } from '../src/testkit/writer.js';
-import { fmtSummary, note, parseBenchArgs, summarize } from './bench-common.js';
+import { fmtSummary, note, parseBenchArgs, summarize, writerTargetVia, type Via } from './bench-common.js';
 
 const RESTART_DELAY_MS = 3000;
-const USAGE = 'usage: node dist/bench/failover.js [--trials N] [--json] [--keep]';
+const USAGE = 'usage: node dist/bench/failover.js [--trials N] [--via direct|rw] [--json] [--keep]';
 
 interface Trial {
   trial: number;
@@ -33,10 +35,10 @@ interface Trial {
   noFailover: string | null;
 }
 
-async function runTrial(cluster: TestCluster, trial: number, out: (l: string) => void): Promise<Trial> {
+async function runTrial(cluster: TestCluster, trial: number, via: Via, out: (l: string) => void): Promise<Trial> {
   const before = await cluster.waitHealthy();
   const old = before.members.find((m) => m.role === 'primary')!;
-  const writer = new Writer(cluster.writerTarget(), { firstId: trial * 10_000_000 + 1 });
+  const writer = new Writer(writerTargetVia(cluster, via), { firstId: trial * 10_000_000 + 1 });
   await writer.start();
   await writer.waitForAcks(50);
 
@@ -119,13 +121,13 @@ async function runTrial(cluster: TestCluster, trial: number, out: (l: string) =>
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2), 5, USAGE);
   const out = args.json ? note : (l: string) => process.stdout.write(`${l}\n`);
-  note(`starting a 3-member cluster (supervisor restart delay ${RESTART_DELAY_MS} ms)...`);
+  note(`starting a 3-member cluster (supervisor restart delay ${RESTART_DELAY_MS} ms; writer via ${args.via})...`);
   const cluster = await TestCluster.start({ members: 3, restartDelayMs: RESTART_DELAY_MS });
   note(`cluster in ${cluster.dir}`);
   const trials: Trial[] = [];
   let error: string | null = null;
   try {
-    for (let i = 1; i <= args.trials; i++) trials.push(await runTrial(cluster, i, out));
+    for (let i = 1; i <= args.trials; i++) trials.push(await runTrial(cluster, i, args.via, out));
   } catch (e) {
     error = (e as Error).message;
     note(`benchmark stopped: ${error}\n${cluster.logTail('supervisor', 20)}`);
@@ -142,9 +144,9 @@ async function main(): Promise<void> {
   const lost = trials.reduce((s, t) => s + t.lost, 0);
   const noFailover = trials.filter((t) => t.noFailover !== null).length;
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ trials, summary: { outage, rejoin, rejoinAfterRestart, restartDelayMs: RESTART_DELAY_MS, detect, promote, firstWrite, lost, noFailover }, error }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ via: args.via, trials, summary: { outage, rejoin, rejoinAfterRestart, restartDelayMs: RESTART_DELAY_MS, detect, promote, firstWrite, lost, noFailover }, error }, null, 2)}\n`);
   } else {
-    out(`\n${trials.length} failover trials${error ? ` (stopped early: ${error})` : ''}`);
+    out(`\n${trials.length} failover trials, writer via ${args.via}${error ? ` (stopped early: ${error})` : ''}`);
     out(fmtSummary('write outage', outage));
     out(`  detect ${detect.median}/${detect.max}, promote ${promote.median}/${promote.max}, first write after promotion ${firstWrite.median}/${firstWrite.max} (median/max ms)`);
     out(fmtSummary('rejoin (kill -> streaming standby)', rejoin));

@@ -3,13 +3,16 @@
 // Prints per switchover the write pause (longest gap between acknowledged writes while it ran),
 // the command's duration and the time until the cluster is healthy again; then median/max, the
 // errors the writer saw, and lost acknowledged writes.
-// Usage: node dist/bench/switchover.js [--trials N] [--json] [--keep]
+// --via rw: the writer goes through the read-write endpoint (PgBouncer, which the switchover
+// PAUSEs) and reconnects to it after every error: the pause and errors a client of the endpoint
+// sees. Default direct (the writer follows the primary itself).
+// Usage: node dist/bench/switchover.js [--trials N] [--via direct|rw] [--json] [--keep]
 import { performance } from 'node:perf_hooks';
 import { TestCluster } from '../src/testkit/cluster.js';
 import { longestGap, Writer } from '../src/testkit/writer.js';
-import { fmtSummary, note, parseBenchArgs, summarize } from './bench-common.js';
+import { fmtSummary, note, parseBenchArgs, summarize, writerTargetVia } from './bench-common.js';
 
-const USAGE = 'usage: node dist/bench/switchover.js [--trials N] [--json] [--keep]';
+const USAGE = 'usage: node dist/bench/switchover.js [--trials N] [--via direct|rw] [--json] [--keep]';
 
 interface Trial {
   trial: number;
@@ -20,6 +23,8 @@ interface Trial {
   commandMs: number;
   healthyMs: number;
   writerErrors: number;
+  /** Distinct messages of those errors (server/driver messages; no connection strings). */
+  writerErrorMessages: string[];
   outcome: string;
 }
 
@@ -32,7 +37,7 @@ interface SwitchoverJson {
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2), 10, USAGE);
   const out = args.json ? note : (l: string) => process.stdout.write(`${l}\n`);
-  note('starting a 3-member cluster...');
+  note(`starting a 3-member cluster (writer via ${args.via})...`);
   const cluster = await TestCluster.start({ members: 3, restartDelayMs: 3000 });
   note(`cluster in ${cluster.dir}`);
   const trials: Trial[] = [];
@@ -41,7 +46,7 @@ async function main(): Promise<void> {
   let lost = 0;
   try {
     await cluster.waitHealthy();
-    writer = new Writer(cluster.writerTarget());
+    writer = new Writer(writerTargetVia(cluster, args.via));
     await writer.start();
     await writer.waitForAcks(50);
     for (let i = 1; i <= args.trials; i++) {
@@ -66,10 +71,11 @@ async function main(): Promise<void> {
         trial: i, from, to, named: named !== undefined,
         pauseMs: Math.round(longestGap(writer.result.acked, t0, writer.lastAckAt() ?? t1)),
         commandMs: Math.round(t1 - t0), healthyMs: Math.round(t2 - t0),
-        writerErrors: writer.result.failures.length - failuresBefore, outcome,
+        writerErrors: writer.result.failures.length - failuresBefore,
+        writerErrorMessages: [...new Set(writer.result.failures.slice(failuresBefore).map((f) => f.error.slice(0, 200)))], outcome,
       };
       trials.push(t);
-      out(`switchover ${i}: ${from} -> ${to}${t.named ? ' (named)' : ''}: ${outcome}; write pause ${t.pauseMs} ms, command ${t.commandMs} ms, healthy after ${t.healthyMs} ms, writer errors ${t.writerErrors}`);
+      out(`switchover ${i}: ${from} -> ${to}${t.named ? ' (named)' : ''}: ${outcome}; write pause ${t.pauseMs} ms, command ${t.commandMs} ms, healthy after ${t.healthyMs} ms, writer errors ${t.writerErrors}${t.writerErrors ? ` (${t.writerErrorMessages.join(' | ')})` : ''}`);
     }
     const result = await writer.stop();
     writer = null;
@@ -91,9 +97,9 @@ async function main(): Promise<void> {
   const writerErrors = trials.reduce((s, t) => s + t.writerErrors, 0);
   const failed = trials.length - ok.length;
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ trials, summary: { pause, command, healthy, writerErrors, failedSwitchovers: failed, lost }, error }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ via: args.via, trials, summary: { pause, command, healthy, writerErrors, failedSwitchovers: failed, lost }, error }, null, 2)}\n`);
   } else {
-    out(`\n${trials.length} switchovers (${failed} not done)${error ? `; stopped early: ${error}` : ''}`);
+    out(`\n${trials.length} switchovers, writer via ${args.via} (${failed} not done)${error ? `; stopped early: ${error}` : ''}`);
     out(fmtSummary('write pause', pause));
     out(fmtSummary('switchover command', command));
     out(fmtSummary('switchover -> healthy cluster', healthy));
