@@ -172,7 +172,7 @@ test('host crash of the primary under pgbench through rw: the run completes, onl
   // their PgBouncer connection and carry on on the new primary; a client whose transaction was
   // running on the dead primary gets an error and pgbench aborts it (pgbench cannot retry that).
   const clients = 8;
-  const bench = runPgbench({ uri: endpoint('rw'), args: ['-n', '-b', 'simple-update', '-c', String(clients), '-j', '2', '-R', '100', '-T', '25'], timeoutMs: 120_000 });
+  const bench = runPgbench({ uri: endpoint('rw'), args: ['-n', '-b', 'simple-update', '-c', String(clients), '-j', '2', '-R', '40', '-T', '25'], timeoutMs: 120_000 });
   await new Promise((r) => setTimeout(r, 6000));
   const t0 = performance.now();
   cluster.killHost(old.name);
@@ -199,6 +199,7 @@ test('host crash of the primary under pgbench through rw: the run completes, onl
   const [h] = await cluster.queryUri<{ n: string }>(endpoint('rw'), 'SELECT count(*) AS n FROM pgbench_history', 10_000);
   const history = Number(h!.n);
   console.log(`pgbench through rw across the crash: ${r.processed} transactions counted, ${r.aborted} clients aborted (in flight on the dead primary), ${history} in pgbench_history`);
+  for (const line of r.raw.split('\n').filter((l) => /aborted|error/i.test(l)).slice(0, 8)) console.log(`  pgbench: ${line}`);
   assert.ok(r.aborted < clients, `every pgbench client aborted: the run did not carry on after the failover\n${r.raw.slice(-3000)}`);
   assert.ok(history >= r.processed, `transactions pgbench counted are missing: ${r.processed} counted, ${history} present`);
   assert.ok(history <= r.processed + r.aborted, `more rows than counted plus in-flight: ${history} > ${r.processed} + ${r.aborted}`);
