@@ -2,7 +2,7 @@
 // Modes: running -> (pause/resume: SIGSTOP/SIGCONT) -> stopped (stop) -> running again
 // (restart: same ports, same data dir). Processes are only ever signalled by their own pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TimeoutError, errorMessage } from '../domain/errors.js';
 import { freePorts } from './ports.js';
@@ -161,11 +161,45 @@ export async function startEtcd(dir: string): Promise<EtcdProcess> {
     },
     pause: () => {
       const p = current();
-      if (p.pid !== undefined && p.exitCode === null) process.kill(p.pid, 'SIGSTOP');
+      if (p.pid !== undefined && p.exitCode === null) {
+        process.kill(p.pid, 'SIGSTOP');
+        waitAllThreadsStopped(p.pid);
+      }
     },
     resume: () => {
       const p = current();
       if (p.pid !== undefined && p.exitCode === null) process.kill(p.pid, 'SIGCONT');
     },
   };
+}
+
+/**
+ * SIGSTOP takes effect per thread, asynchronously: a request sent right after kill() can still be
+ * answered by a thread that has not stopped yet. Wait (up to 2 s) until every thread of `pid`
+ * is in state T (stopped) or gone.
+ */
+function waitAllThreadsStopped(pid: number): void {
+  const end = Date.now() + 2000;
+  const stopped = (): boolean => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).every((tid) => {
+        try {
+          // "pid (comm) S ...": the state follows the last ')'.
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+          return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+        } catch {
+          return true; // thread gone
+        }
+      });
+    } catch {
+      return true; // process gone
+    }
+  };
+  while (!stopped() && Date.now() < end) {
+    const until = Date.now() + 5;
+    while (Date.now() < until) {
+      /* spin briefly: this is a test helper and the wait is a few ms */
+    }
+  }
 }
