@@ -8,7 +8,7 @@
 //     primary's postgres, for at least primaryUnreachableMs.
 // Only members in view.syncConfirmed may be promoted: they hold every acknowledged commit.
 import { compareLsn } from '../domain/lsn.js';
-import type { ClusterView, MemberName } from '../domain/types.js';
+import type { ClusterView, MemberName, PostgresState, TimingSpec } from '../domain/types.js';
 import { syncCandidatesAfterPromotion } from './decide-sync.js';
 import {
   byLsnDesc,
@@ -41,8 +41,8 @@ export function judgePrimary(ctx: Ctx): PrimaryVerdict {
     ownSide = last !== undefined ? `agent silent for ${now - last} ms` : 'agent gone (status expired)';
   } else if (p.status.fenced) {
     ownSide = 'it fenced itself (could not confirm its role)';
-  } else if (!p.status.healthy && p.status.downForMs !== null && p.status.downForMs >= t.primaryRestartTimeoutMs) {
-    ownSide = `postgres down for ${p.status.downForMs} ms despite restarts (${p.status.restartAttempts} attempts)`;
+  } else if (!p.status.healthy && p.status.downForMs !== null && p.status.downForMs >= restartBound(p.status.postgres, t)) {
+    ownSide = `postgres down for ${p.status.downForMs} ms despite restarts (${p.status.restartAttempts} attempts${p.status.postgres === 'starting' ? ', still in crash recovery' : ''})`;
   }
   if (ownSide === null) {
     const healthy = isFresh(ctx, p) && p.status.healthy && p.status.inRecovery === false;
@@ -130,4 +130,9 @@ export function bestStandby(ctx: Ctx): MemberName | null {
     .filter((m) => m.status.name !== ctx.view.primary && isHealthyStandby(ctx, m))
     .sort((a, b) => compareLsn(standbyLsn(b), standbyLsn(a)));
   return all[0]?.status.name ?? null;
+}
+
+/** How long a primary's agent gets to bring its postgres back in place before a failover. */
+export function restartBound(state: PostgresState, t: TimingSpec): number {
+  return state === 'starting' ? Math.max(t.primaryRecoveryTimeoutMs, t.primaryRestartTimeoutMs) : t.primaryRestartTimeoutMs;
 }

@@ -37,6 +37,12 @@ export interface TimingSpec {
   primaryUnreachableMs: number;
   /** A primary whose postgres is down but whose agent lives gets this long to restart it. */
   primaryRestartTimeoutMs: number;
+  /**
+   * ... but while its postgres is starting (crash recovery running, postmaster alive) it gets up
+   * to this long: replaying the WAL tail and the end-of-recovery checkpoint of a busy primary can
+   * outlast primaryRestartTimeoutMs on a loaded host, and an in-place recovery is preferred.
+   */
+  primaryRecoveryTimeoutMs: number;
   /** After gaining leadership (or etcd coming back) the coordinator observes this long first. */
   settleMs: number;
   /** Wait this long after the primary applied a new synchronous set before trusting it. */
@@ -60,6 +66,7 @@ export const DEFAULT_TIMING: TimingSpec = {
   heartbeatTimeoutMs: 500,
   primaryUnreachableMs: 300,
   primaryRestartTimeoutMs: 5000,
+  primaryRecoveryTimeoutMs: 20000,
   settleMs: 1500,
   syncConfirmDelayMs: 500,
   syncLossMs: 300,
