@@ -234,6 +234,9 @@ export class AgentExecutor {
     this.expectRunning = true;
     try {
       await this.busyWith('starting', step.why, () => this.pg.start(START_TIMEOUT_MS));
+      // Until the next observation, publish 'starting', not the 'crashed' of before the restart
+      // (a 'crashed' primary down for primaryRestartTimeoutMs is failed over).
+      this.pgState = 'starting';
       this.fenced = false;
     } catch (e) {
       this.expectRunning = false;

@@ -42,7 +42,7 @@ export function judgePrimary(ctx: Ctx): PrimaryVerdict {
   } else if (p.status.fenced) {
     ownSide = 'it fenced itself (could not confirm its role)';
   } else if (!p.status.healthy && p.status.downForMs !== null && p.status.downForMs >= restartBound(p.status.postgres, t)) {
-    ownSide = `postgres down for ${p.status.downForMs} ms despite restarts (${p.status.restartAttempts} attempts${p.status.postgres === 'starting' ? ', still in crash recovery' : ''})`;
+    ownSide = `postgres down for ${p.status.downForMs} ms despite restarts (${p.status.restartAttempts} attempts${p.status.postgres === 'starting' || p.status.postgres === 'running' ? ', still in crash recovery' : ''})`;
   }
   if (ownSide === null) {
     const healthy = isFresh(ctx, p) && p.status.healthy && p.status.inRecovery === false;
@@ -134,5 +134,5 @@ export function bestStandby(ctx: Ctx): MemberName | null {
 
 /** How long a primary's agent gets to bring its postgres back in place before a failover. */
 export function restartBound(state: PostgresState, t: TimingSpec): number {
-  return state === 'starting' ? Math.max(t.primaryRecoveryTimeoutMs, t.primaryRestartTimeoutMs) : t.primaryRestartTimeoutMs;
+  return state === 'starting' || state === 'running' ? Math.max(t.primaryRecoveryTimeoutMs, t.primaryRestartTimeoutMs) : t.primaryRestartTimeoutMs;
 }

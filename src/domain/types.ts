@@ -65,7 +65,7 @@ export const DEFAULT_TIMING: TimingSpec = {
   heartbeatMs: 100,
   heartbeatTimeoutMs: 500,
   primaryUnreachableMs: 300,
-  primaryRestartTimeoutMs: 5000,
+  primaryRestartTimeoutMs: 10000,
   primaryRecoveryTimeoutMs: 20000,
   settleMs: 1500,
   syncConfirmDelayMs: 500,

@@ -124,7 +124,7 @@ const cases: Case[] = [
     observed: primaryDead({ pg1: obs(primaryStatus({ healthy: false, postgres: 'crashed', downForMs: 1000 })) }), view: view(),
     expect: (d, p) => { unchanged(d, p); assert.match(d.reason, /recovering/); } },
   { name: 'postgres cannot be restarted on a live primary agent: failover',
-    observed: primaryDead({ pg1: obs(primaryStatus({ healthy: false, postgres: 'crashed', downForMs: 6000, restartAttempts: 4 })) }), view: view(),
+    observed: primaryDead({ pg1: obs(primaryStatus({ healthy: false, postgres: 'crashed', downForMs: 11000, restartAttempts: 4 })) }), view: view(),
     expect: (d) => { assert.equal(d.view?.primary, 'pg2'); assert.match(d.reason, /despite restarts/); } },
   { name: 'postgres in crash recovery past the restart bound but within the recovery bound: wait',
     observed: primaryDead({ pg1: obs(primaryStatus({ healthy: false, postgres: 'starting', downForMs: 8000, restartAttempts: 1 })) }), view: view(),
