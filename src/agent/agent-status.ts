@@ -8,6 +8,7 @@ import type { AgentState } from './agent.js';
 export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boolean): MemberStatus {
   const c = state.config;
   const now = performance.now();
+  const reach = state.reachability(now);
   const obs = exec.obs;
   const standby = obs?.inRecovery === true;
   const primary = obs?.inRecovery === false;
@@ -43,8 +44,8 @@ export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boo
     appliedSync: primary ? obs.syncStandbyNames : null,
     replication: primary ? obs.replication : [],
     streamingFrom,
-    primaryReachable: standby ? state.primaryReachable : null,
-    primaryUnreachableForMs: standby && state.unreachableSince !== null ? Math.round(now - state.unreachableSince) : 0,
+    primaryReachable: standby ? reach.reachable : null,
+    primaryUnreachableForMs: standby && reach.unreachableSince !== null ? Math.round(now - reach.unreachableSince) : 0,
     fenced: exec.fenced,
     restartAttempts: state.mem.restartAttempts,
     downForMs: exec.downSince !== null ? Math.round(now - exec.downSince) : null,

@@ -44,12 +44,25 @@ export class AgentState {
   lastEtcdFailAt = Number.NEGATIVE_INFINITY;
   lastFailsafeFailAt = Number.NEGATIVE_INFINITY;
   primaryReachable: boolean | null = null;
+  /** performance.now() when the probe in flight started (null between probes). */
+  probeStartedAt: number | null = null;
   unreachableSince: number | null = null;
   lag = new LagTracker();
   seq = 0;
   mem: AgentMemory = { restartAttempts: 0, nextStartAt: 0, needsRewind: false, configuredUpstream: null, repointedAt: 0, streamingAt: 0, rolesEnsured: false };
   constructor(readonly config: AgentConfig) {
     this.spec = defaultSpec(config.cluster);
+  }
+  /**
+   * The probe's verdict on the primary. A probe still in flight after twice its timeout counts as
+   * "unreachable since it started": a probe that hangs (it did, waiting on a close to a cut-off
+   * host) must not leave a stale "reachable" that blocks a failover.
+   */
+  reachability(now: number): { reachable: boolean | null; unreachableSince: number | null } {
+    if (this.probeStartedAt !== null && now - this.probeStartedAt > 2 * PROBE_TIMEOUT_MS) {
+      return { reachable: false, unreachableSince: Math.min(this.unreachableSince ?? this.probeStartedAt, this.probeStartedAt) };
+    }
+    return { reachable: this.primaryReachable, unreachableSince: this.unreachableSince };
   }
   upstream(): Upstream | null {
     const p = this.view?.primary;
@@ -145,7 +158,9 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       state.unreachableSince = null;
       return;
     }
+    state.probeStartedAt = performance.now();
     const ok = await pg.probe(up, PROBE_TIMEOUT_MS);
+    state.probeStartedAt = null;
     state.primaryReachable = ok;
     if (ok) state.unreachableSince = null;
     else state.unreachableSince ??= performance.now();

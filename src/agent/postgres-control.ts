@@ -389,6 +389,9 @@ export class PostgresControl implements PgControl {
       const pool = new pg.Pool({ ...this.localConnection(2000), max: 2, idleTimeoutMillis: 10_000 });
       // Idle clients die when postgres stops; without a listener that would crash the agent.
       pool.on('error', (e) => this.log.debug({ err: e.message }, 'idle postgres connection closed'));
+      // ... and a checked-out client whose server dies mid-query emits 'error' itself, which the
+      // pool does not cover: without this the agent died of an unhandled 57P01 (chaos runs).
+      pool.on('connect', (client) => client.on('error', (e) => this.log.debug({ err: e.message }, 'postgres connection closed while in use')));
       this.pool = pool;
     }
     return this.pool;

@@ -73,3 +73,20 @@ test('shouldFence: only on fresh failed attempts after the confirmation expired'
   ];
   for (const [name, o, want] of table) assert.equal(shouldFence({ ...base, ...o }), want, name);
 });
+
+test('reachability: a probe hanging past twice its timeout counts as unreachable since it started', async () => {
+  const { AgentState } = await import('../../src/agent/agent.js');
+  const s = new AgentState({ cluster: 'main', name: 'pg2' } as ConstructorParameters<typeof AgentState>[0]);
+  const rows: { name: string; reachable: boolean | null; since: number | null; started: number | null; now: number; want: { reachable: boolean | null; unreachableSince: number | null } }[] = [
+    { name: 'no probe in flight: the last verdict', reachable: true, since: null, started: null, now: 10_000, want: { reachable: true, unreachableSince: null } },
+    { name: 'probe in flight within bound: the last verdict', reachable: true, since: null, started: 9_500, now: 10_000, want: { reachable: true, unreachableSince: null } },
+    { name: 'probe hanging: unreachable since it started', reachable: true, since: null, started: 9_000, now: 10_000, want: { reachable: false, unreachableSince: 9_000 } },
+    { name: 'hanging after earlier failures: the earlier start counts', reachable: false, since: 8_000, started: 9_000, now: 10_000, want: { reachable: false, unreachableSince: 8_000 } },
+  ];
+  for (const r of rows) {
+    s.primaryReachable = r.reachable;
+    s.unreachableSince = r.since;
+    s.probeStartedAt = r.started;
+    assert.deepEqual(s.reachability(r.now), r.want, r.name);
+  }
+});
