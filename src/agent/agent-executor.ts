@@ -172,6 +172,11 @@ export class AgentExecutor {
       case 'sync-slots':
         await this.pg.syncSlots(step.slots);
         return;
+      case 'checkpoint':
+        this.activity = step.why;
+        this.state.mem.checkpointedFor = step.switchoverId; // once, even if it fails: it only saves time
+        await this.pg.checkpoint();
+        return;
     }
   }
 

@@ -75,6 +75,8 @@ export interface PgControl {
   postmasterPid(): Promise<number | null>;
   /** SELECT pg_reload_conf(). */
   reload(): Promise<void>;
+  /** CHECKPOINT (before a planned shutdown, so the shutdown checkpoint has little left to write). */
+  checkpoint(): Promise<void>;
   /** SELECT pg_promote(wait => true). */
   promote(timeoutMs: number): Promise<void>;
   /** One observation; throws PostgresUnavailableError when it cannot connect or query. */

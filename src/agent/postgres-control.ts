@@ -442,6 +442,10 @@ export class PostgresControl implements PgControl {
     }
   }
 
+  async checkpoint(): Promise<void> {
+    await this.withClient(async (c) => c.query('CHECKPOINT'), 120_000);
+  }
+
   async reload(): Promise<void> {
     await this.poolQuery('SELECT pg_reload_conf()');
   }

@@ -33,6 +33,8 @@ export interface AgentMemory {
   /** Agent clock when we last saw our walreceiver streaming from the current upstream. */
   streamingAt: number;
   rolesEnsured: boolean;
+  /** Switchover id this primary has run its pre-shutdown CHECKPOINT for (absent: none). */
+  checkpointedFor?: string;
 }
 
 export interface ReconcileInput {
@@ -65,7 +67,8 @@ export type Step =
   | { kind: 'configure-primary'; syncStandbys: MemberName[] }
   | { kind: 'configure-standby'; upstream: Upstream }
   | { kind: 'ensure-roles' }
-  | { kind: 'sync-slots'; slots: string[] };
+  | { kind: 'sync-slots'; slots: string[] }
+  | { kind: 'checkpoint'; switchoverId: string; why: string };
 
 /** Our walreceiver streams from `up` (host and port, as primary_conninfo names them). */
 export function isStreamingFrom(obs: PgObservation | null, up: Upstream): boolean {
@@ -123,6 +126,12 @@ function reconcilePrimary(i: ReconcileInput, view: ClusterView): Step {
     return { kind: 'configure-primary', syncStandbys: view.syncStandbys };
   }
   if (!mem.rolesEnsured) return { kind: 'ensure-roles' };
+  const so = view.switchover;
+  if (so !== null && so.from === i.me && (so.phase === 'sync-target' || so.phase === 'pausing') && mem.checkpointedFor !== so.id) {
+    // While the target is made synchronous and the poolers pause: flush dirty buffers now so the
+    // shutdown checkpoint of the stopping phase (which clients wait through) is short.
+    return { kind: 'checkpoint', switchoverId: so.id, why: `switchover to ${so.to}: checkpoint before shutting down` };
+  }
   const have = obs.slots.filter((s) => s.startsWith('ballast_')).sort();
   const want = [...i.wantedSlots].sort();
   if (!sameNames(have, want)) return { kind: 'sync-slots', slots: want };

@@ -178,7 +178,13 @@ export function advanceSwitchover(ctx: Ctx, view: ClusterView): CommandStep {
 
   // phase 'stopping': wait for the old primary to stop cleanly and the target to hold its last WAL.
   const old = member(ctx, so.from);
-  if (!isFresh(ctx, old)) return abort(`old primary ${so.from} went silent while stopping`);
+  // Its agent is busy stopping postgres; on a loaded host it may publish late. Only a status that
+  // expired (agent or host gone) aborts; a late one waits (switchoverTimeoutMs still bounds it).
+  if (old === undefined) return abort(`old primary ${so.from} is gone (status expired) while stopping`);
+  const silentMs = ctx.now - old.lastChangeAt;
+  if (silentMs > ctx.spec.timing.heartbeatTimeoutMs) {
+    return { view, changed: false, reason: `switchover: ${so.from}'s agent has published nothing new for ${silentMs} ms while stopping; waiting`, actions: [] };
+  }
   if (old.status.postgres !== 'stopped' || old.status.lsn === null) {
     return { view, changed: false, reason: `switchover: waiting for ${so.from} to stop (${old.status.postgres})`, actions: [] };
   }

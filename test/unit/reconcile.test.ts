@@ -51,7 +51,7 @@ const cases: { name: string; in: ReconcileInput; want: Partial<Step> & { kind: S
   { name: 'fence: stop immediately', in: input('pg1', { fence: true, roleConfirmed: false }), want: { kind: 'stop', mode: 'immediate' } },
   { name: 'switchover: old primary stops cleanly', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'stopping', startedAt: 0 } }) }), want: { kind: 'stop', mode: 'fast' } },
   { name: 'switchover: stays stopped', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'stopping', startedAt: 0 } }), local: stopped('shut down') }), want: { kind: 'wait' } },
-  { name: 'switchover sync-target phase: keep running', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'sync-target', startedAt: 0 } }) }), want: { kind: 'wait' } },
+  { name: 'switchover sync-target phase (checkpoint done): keep running', in: input('pg1', { view: view({ switchover: { id: 'x', from: 'pg1', to: 'pg2', phase: 'sync-target', startedAt: 0 } }), mem: { ...input('pg1').mem, checkpointedFor: 'x' } }), want: { kind: 'wait' } },
   // standby role
   { name: 'new standby clones from a healthy primary', in: input('pg2', { local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'basebackup' } },
   { name: 'new standby waits for a healthy primary', in: input('pg2', { upstreamHealthy: false, local: { hasData: false, running: false, obs: null, control: null, standbySignal: false } }), want: { kind: 'wait' } },
@@ -68,6 +68,8 @@ const cases: { name: string; in: ReconcileInput; want: Partial<Step> & { kind: S
   { name: 'stream broke recently (primary may be dead): stay up', in: input('pg2', { mem: { ...input('pg2').mem, streamingAt: 99_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' } },
   { name: 'not streaming for long while the primary is unhealthy: wait, never rewind', in: input('pg2', { upstreamHealthy: false, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' } },
   { name: 'streaming from the right port on another host is not streaming from upstream', in: input('pg2', { local: { hasData: true, running: true, obs: standbyObs({ receiver: { status: 'streaming', senderHost: '10.0.0.9', senderPort: 5001, receivedTli: 1 } }), control: null, standbySignal: true } }), want: { kind: 'stop', thenRewind: true } },
+  { name: 'switchover from this primary: checkpoint once before the shutdown', in: input('pg1', { view: view({ switchover: { id: 's1', from: 'pg1', to: 'pg2', phase: 'pausing', startedAt: 0 } }) }), want: { kind: 'checkpoint', switchoverId: 's1' } },
+  { name: 'switchover checkpoint already done: nothing to do', in: input('pg1', { view: view({ switchover: { id: 's1', from: 'pg1', to: 'pg2', phase: 'pausing', startedAt: 0 } }), mem: { ...input('pg1').mem, checkpointedFor: 's1' } }), want: { kind: 'wait' } },
   { name: 'standby just re-pointed: give it time', in: input('pg2', { mem: { ...input('pg2').mem, repointedAt: 95_000 }, local: { hasData: true, running: true, obs: standbyObs({ receiver: null }), control: null, standbySignal: true } }), want: { kind: 'wait' }, why: /re-pointing/ },
 ];
 
