@@ -54,6 +54,8 @@ export interface FaultRecord {
   at: number;
   /** When the fault was undone (null: instantaneous, e.g. a switchover or a kill whose restart is automatic). */
   healedAt: number | null;
+  /** When the cluster was whole again (one primary, streaming standbys, writes acknowledged) after it. */
+  recoveredAt?: number | null;
   /** Anything noteworthy (restart times, command output). */
   notes: string[];
 }

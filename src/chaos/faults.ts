@@ -1,0 +1,258 @@
+// Faults, by name: each one injects itself against the deployment, holds, and heals; the
+// harness records when. Targets are chosen from the observer's latest sample (primary,
+// synchronous standby, leader), so a schedule means the same thing whoever leads.
+// Processes are only ever signalled by verified pid; network faults are nftables cuts in the
+// run's own namespaces; "disk full" fills the primary's tmpfs with a file, removed on heal.
+import { readFileSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../domain/errors.js';
+import { sleep } from '../local/proc.js';
+import { BALLAST_BIN } from '../local/supervisor.js';
+import { CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
+import type { ObserveSample } from './history.js';
+import { applyCuts, isolationCuts, oneWayCuts, partitionCuts, run, type Cut } from './netns.js';
+import type { Rng } from './prng.js';
+
+export const FAULT_NAMES = [
+  'kill-agent', 'kill-postgres', 'kill-coordinator', 'kill-etcd', 'kill-pgbouncer', 'kill-haproxy',
+  'freeze-primary', 'isolate-primary', 'isolate-sync', 'isolate-async', 'isolate-etcd', 'one-way-primary',
+  'partial-partition', 'etcd-quorum-loss', 'disk-full-primary', 'switchover', 'kill-leader-during-failover',
+] as const;
+export type FaultName = (typeof FAULT_NAMES)[number];
+
+export interface FaultStep {
+  fault: FaultName;
+  /** How long the fault holds before it is healed (kills: delay before a harness restart). */
+  holdMs: number;
+}
+
+export interface Injected {
+  target: string;
+  notes: string[];
+  /** Undo the fault (null: nothing to undo). */
+  heal: (() => Promise<void>) | null;
+}
+
+type Healthy = Extract<ObserveSample, { ok: true }>;
+
+export class FaultContext {
+  private cuts = new Map<string, Cut[]>();
+  private nextCut = 1;
+
+  constructor(readonly dep: Deployment, readonly log: (l: string) => void) {}
+
+  latest(): ObserveSample | null {
+    try {
+      return JSON.parse(readFileSync(join(this.dep.dir, 'observe-latest.json'), 'utf8')) as ObserveSample;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The latest sample that had a view (failing if the observer has seen none recently). */
+  view(): Healthy {
+    const s = this.latest();
+    if (!s || !s.ok || s.primary === null) throw new Error(`no cluster view to target a fault at (${s && !s.ok ? s.error : 'no sample'})`);
+    return s;
+  }
+
+  primary(): string {
+    return this.view().primary as string;
+  }
+
+  standby(kind: 'sync' | 'async'): string {
+    const v = this.view();
+    const roles = Object.entries(v.roles);
+    const found = roles.find(([, r]) => r === kind)?.[0] ?? (kind === 'sync' ? v.syncStandbys[0] : roles.find(([n]) => n !== v.primary && !v.syncStandbys.includes(n))?.[0]);
+    if (!found) throw new Error(`no ${kind} standby right now`);
+    return found;
+  }
+
+  async addCuts(cuts: Cut[]): Promise<number> {
+    const id = this.nextCut++;
+    this.cuts.set(String(id), cuts);
+    await applyCuts(this.dep.net, [...this.cuts.values()].flat());
+    return id;
+  }
+
+  async removeCuts(id: number): Promise<void> {
+    this.cuts.delete(String(id));
+    await applyCuts(this.dep.net, [...this.cuts.values()].flat());
+  }
+
+  async clearCuts(): Promise<void> {
+    this.cuts.clear();
+    await applyCuts(this.dep.net, []);
+  }
+
+  /** kill -9 one harness-started process; returns its pid (null if it was not running). */
+  kill9(key: string): number | null {
+    const r = this.dep.ref(key);
+    if (!r) return null;
+    this.dep.signal(key, 'SIGKILL');
+    return r.pid;
+  }
+
+  restartLater(key: string, ms: number): () => Promise<void> {
+    return async () => {
+      await sleep(ms);
+      if (!this.dep.ref(key)) this.dep.start(key);
+    };
+  }
+}
+
+const allHosts = (): string[] => [...ETCD_HOSTS, ...PG_HOSTS, ROUTER_HOST, CLIENT_HOST];
+
+function signalPids(pids: number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+async function isolate(ctx: FaultContext, host: string, what: string): Promise<Injected> {
+  const id = await ctx.addCuts(isolationCuts(host, allHosts()));
+  return { target: `host ${host} (${what})`, notes: [], heal: () => ctx.removeCuts(id) };
+}
+
+/** Inject one fault. `heal` (if any) is called by the harness after holdMs. */
+export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng): Promise<Injected> {
+  const { dep } = ctx;
+  switch (step.fault) {
+    case 'kill-agent': {
+      const m = rng.pick([ctx.primary(), ctx.primary(), ctx.standby('sync')]);
+      const pid = ctx.kill9(`agent ${m}`);
+      return { target: `agent ${m} (pid ${pid})`, notes: [], heal: ctx.restartLater(`agent ${m}`, 0) };
+    }
+    case 'kill-postgres': {
+      const m = ctx.primary();
+      const pm = dep.postmaster(m);
+      if (pm) signalPids([pm.pid], 'SIGKILL');
+      return { target: `postgres ${m} (primary, postmaster pid ${pm?.pid ?? 'none'}); its agent restarts it`, notes: [], heal: null };
+    }
+    case 'kill-coordinator': {
+      const leader = ctx.view().leader;
+      const id = leader && /^co\d$/.test(leader) ? leader : rng.pick(PG_HOSTS.map(coordinatorOfHost));
+      const pid = ctx.kill9(`coordinator ${id}`);
+      return { target: `coordinator ${id}${id === leader ? ' (leader)' : ''} (pid ${pid})`, notes: [], heal: ctx.restartLater(`coordinator ${id}`, 0) };
+    }
+    case 'kill-etcd': {
+      const h = rng.pick(ETCD_HOSTS);
+      const pid = ctx.kill9(`etcd ${h}`);
+      return { target: `etcd ${h} (pid ${pid})`, notes: [], heal: ctx.restartLater(`etcd ${h}`, 0) };
+    }
+    case 'kill-pgbouncer':
+    case 'kill-haproxy': {
+      const pids = await dep.routingPids();
+      const pid = step.fault === 'kill-haproxy' ? pids.haproxy : pids.poolers[0] ?? null;
+      if (pid !== null) signalPids([pid], 'SIGKILL');
+      return { target: `${step.fault === 'kill-haproxy' ? 'haproxy' : 'pgbouncer'} (pid ${pid ?? 'none'}); the router restarts it`, notes: [], heal: null };
+    }
+    case 'freeze-primary': {
+      const m = ctx.primary();
+      const pids = dep.hostPids(m);
+      signalPids(pids, 'SIGSTOP');
+      return { target: `agent + postgres of ${m} (primary), ${pids.length} processes`, notes: [], heal: async () => signalPids(pids, 'SIGCONT') };
+    }
+    case 'isolate-primary': {
+      const m = ctx.primary();
+      return isolate(ctx, hostOfMember(m), `primary ${m}`);
+    }
+    case 'isolate-sync': {
+      const m = ctx.standby('sync');
+      return isolate(ctx, hostOfMember(m), `sync standby ${m}`);
+    }
+    case 'isolate-async': {
+      const m = ctx.standby('async');
+      return isolate(ctx, hostOfMember(m), `async standby ${m}`);
+    }
+    case 'isolate-etcd':
+      return isolate(ctx, rng.pick(ETCD_HOSTS), 'one etcd member');
+    case 'one-way-primary': {
+      const m = ctx.primary();
+      const h = hostOfMember(m);
+      const id = await ctx.addCuts(oneWayCuts(h, allHosts()));
+      return { target: `everything host ${h} (primary ${m}) sends is lost; it still receives`, notes: [], heal: () => ctx.removeCuts(id) };
+    }
+    case 'partial-partition': {
+      const a = hostOfMember(ctx.primary());
+      const c = hostOfMember(ctx.standby('sync'));
+      const b = PG_HOSTS.find((h) => h !== a && h !== c) ?? '?';
+      const id = await ctx.addCuts(partitionCuts(a, c));
+      return { target: `A=${a} (primary) and C=${c} (sync) cannot reach each other; B=${b} reaches both`, notes: [], heal: () => ctx.removeCuts(id) };
+    }
+    case 'etcd-quorum-loss': {
+      const [keep, ...lose] = [...ETCD_HOSTS].sort(() => rng.next() - 0.5);
+      const ids: number[] = [];
+      for (const h of lose) ids.push(await ctx.addCuts(isolationCuts(h, allHosts())));
+      return { target: `etcd hosts ${lose.join(', ')} isolated (only ${keep} reachable: no quorum)`, notes: [], heal: async () => { for (const id of ids) await ctx.removeCuts(id); } };
+    }
+    case 'disk-full-primary': {
+      const m = ctx.primary();
+      const filler = join(dep.memberDir(m), 'chaos-disk-filler');
+      const st = statfsSync(dep.memberDir(m));
+      const free = Number(st.bavail) * Number(st.bsize);
+      const size = Math.max(0, free - 64 * 1024);
+      await run('/usr/bin/fallocate', ['-l', String(size), filler]);
+      return { target: `filesystem of ${m} (primary): ${Math.round(size / 1048576)} MiB filler, 64 KiB left`, notes: [], heal: async () => rmSync(filler, { force: true }) };
+    }
+    case 'switchover': {
+      const from = ctx.primary();
+      const t0 = performance.now();
+      let note: string;
+      try {
+        const out = await run('/usr/sbin/ip', ['netns', 'exec', dep.host(CLIENT_HOST).ns, process.execPath, BALLAST_BIN, 'switchover', '--etcd', dep.etcdEndpoints.join(','), '--cluster', CLUSTER, '--json'], undefined, 90_000);
+        note = `switchover from ${from} done in ${Math.round(performance.now() - t0)} ms: ${out.replace(/\s+/g, ' ').slice(0, 300)}`;
+      } catch (e) {
+        note = `switchover from ${from} failed after ${Math.round(performance.now() - t0)} ms: ${errorMessage(e).slice(0, 300)}`;
+      }
+      return { target: `planned switchover away from ${from}`, notes: [note], heal: null };
+    }
+    case 'kill-leader-during-failover': {
+      const m = ctx.primary();
+      const h = hostOfMember(m);
+      const id = await ctx.addCuts(isolationCuts(h, allHosts()));
+      // Wait until a leader outside the isolated host is deciding (the failover), then kill it.
+      const notes: string[] = [];
+      const end = performance.now() + 5000;
+      let leader: string | null = null;
+      await sleep(600);
+      while (performance.now() < end) {
+        const s = ctx.latest();
+        if (s?.ok && s.leader && s.leader !== coordinatorOfHost(h)) {
+          leader = s.leader;
+          break;
+        }
+        await sleep(100);
+      }
+      if (leader) {
+        const pid = ctx.kill9(`coordinator ${leader}`);
+        notes.push(`killed leader ${leader} (pid ${pid}) ${Math.round(performance.now() - end + 5000)} ms after isolating ${h}`);
+      } else notes.push('no leader outside the isolated host within 5 s; none killed');
+      const restart = leader ? ctx.restartLater(`coordinator ${leader}`, 0) : null;
+      return {
+        target: `host ${h} (primary ${m}) isolated, then the coordinator leader killed`,
+        notes,
+        heal: async () => {
+          await ctx.removeCuts(id);
+          await restart?.();
+        },
+      };
+    }
+  }
+}
+
+/** A random schedule of `count` faults (seeded: the same seed, the same schedule). */
+export function randomSchedule(rng: Rng, count: number): FaultStep[] {
+  // The slow ones (quorum loss, a failover with its leader killed) half as often as the rest.
+  const common = FAULT_NAMES.filter((f) => f !== 'etcd-quorum-loss' && f !== 'kill-leader-during-failover');
+  const menu: FaultName[] = [...common, ...common, 'etcd-quorum-loss', 'kill-leader-during-failover'];
+  return Array.from({ length: count }, () => {
+    const fault = rng.pick(menu);
+    return { fault, holdMs: rng.int(2, 12) * 1000 };
+  });
+}
