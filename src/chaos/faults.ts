@@ -30,6 +30,8 @@ export interface FaultStep {
 export interface Injected {
   target: string;
   notes: string[];
+  /** When the fault took effect, if not when injectFault returned (a switchover: when it began). */
+  effectiveAt?: number;
   /** Undo the fault (null: nothing to undo). */
   heal: (() => Promise<void>) | null;
 }
@@ -202,6 +204,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
     }
     case 'switchover': {
       const from = ctx.primary();
+      const effectiveAt = Date.now();
       const t0 = performance.now();
       let note: string;
       try {
@@ -210,12 +213,13 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       } catch (e) {
         note = `switchover from ${from} failed after ${Math.round(performance.now() - t0)} ms: ${errorMessage(e).slice(0, 300)}`;
       }
-      return { target: `planned switchover away from ${from}`, notes: [note], heal: null };
+      return { target: `planned switchover away from ${from}`, notes: [note], heal: null, effectiveAt };
     }
     case 'kill-leader-during-failover': {
       const m = ctx.primary();
       const h = hostOfMember(m);
       const id = await ctx.addCuts(isolationCuts(h, allHosts()));
+      const effectiveAt = Date.now();
       // Wait until a leader outside the isolated host is deciding (the failover), then kill it.
       const notes: string[] = [];
       const end = performance.now() + 5000;
@@ -237,6 +241,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       return {
         target: `host ${h} (primary ${m}) isolated, then the coordinator leader killed`,
         notes,
+        effectiveAt,
         heal: async () => {
           await ctx.removeCuts(id);
           await restart?.();

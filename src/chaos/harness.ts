@@ -118,6 +118,8 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
       faults.push(rec);
       try {
         const inj = await injectFault(ctx, step, rng);
+        // The fault counts from when it took effect (rules applied, signal sent).
+        rec.at = inj.effectiveAt ?? Date.now();
         rec.target = inj.target;
         rec.notes.push(...inj.notes);
         log(`fault ${rec.seq}/${opts.scenario.steps.length}: ${step.fault}: ${inj.target}${inj.notes.length ? ` (${inj.notes.join('; ')})` : ''}`);

@@ -186,14 +186,23 @@ export function partitionCuts(a: string, c: string): Cut[] {
   return [{ from: a, to: c }, { from: c, to: a }];
 }
 
-/** Apply `cuts` (the complete set of active cuts) to every host's namespace. */
+/** What each host's chaos table was last set to (skip hosts whose rules do not change). */
+const applied = new Map<string, string>();
+
+/** Apply `cuts` (the complete set of active cuts) to every host's namespace whose rules change. */
 export async function applyCuts(net: Network, cuts: Cut[]): Promise<void> {
   const ipOf = (h: string): string => {
     const found = net.hosts.find((x) => x.name === h);
     if (!found) throw new Error(`unknown host ${h}`);
     return found.ip;
   };
-  await Promise.all(net.hosts.map((h) => run(IP_BIN, ['netns', 'exec', h.ns, NFT_BIN, '-f', '-'], renderChaosTable(h.name, ipOf, cuts))));
+  await Promise.all(net.hosts.map(async (h) => {
+    const script = renderChaosTable(h.name, ipOf, cuts);
+    if (applied.get(h.ns) === script) return;
+    applied.delete(h.ns);
+    await run(IP_BIN, ['netns', 'exec', h.ns, NFT_BIN, '-f', '-'], script);
+    applied.set(h.ns, script);
+  }));
 }
 
 /** `ip netns exec NS argv...` as a detached child (own session), output appended to logFd. */

@@ -45,7 +45,8 @@ export function roleSpans(obs: ObserveSample[], member: string, end: number): Sp
 
 export function renderReportHtml(report: ChaosReport, h: History): string {
   const members = [...new Set(h.probes.map((p) => p.m))].sort();
-  const t0 = Math.min(h.startedAt, ...h.observations.map((o) => o.t).slice(0, 1));
+  // From just before the workload's start (the deployment's own start-up is not shown).
+  const t0 = h.startedAt - 2000;
   const t1 = Math.max(h.endedAt, t0 + 1000);
   const W = 1100;
   const left = 150;
@@ -53,8 +54,11 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
   const rows: string[] = [];
   let y = 20;
   const label = (text: string) => rows.push(`<text x="4" y="${y + 13}" font-size="12">${escapeHtml(text)}</text>`);
-  const rect = (from: number, to: number, color: string, title: string, height = 16) =>
+  const rect = (fromT: number, to: number, color: string, title: string, height = 16) => {
+    const from = Math.max(fromT, t0);
+    if (to < from) return;
     rows.push(`<rect x="${x(from).toFixed(1)}" y="${y}" width="${Math.max(0.8, x(to) - x(from)).toFixed(1)}" height="${height}" fill="${color}"><title>${escapeHtml(title)}</title></rect>`);
+  };
   // time axis
   const stepS = Math.max(1, Math.ceil((t1 - t0) / 1000 / 12 / 10) * 10);
   for (let s = 0; s * 1000 <= t1 - t0; s += stepS) rows.push(`<line x1="${x(t0 + s * 1000)}" y1="10" x2="${x(t0 + s * 1000)}" y2="9999" stroke="#eee"/><text x="${x(t0 + s * 1000) + 2}" y="12" font-size="10" fill="#666">${s}s</text>`);
@@ -86,6 +90,7 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
   }
   const peak = Math.max(1, ...[...buckets.values()].map((c) => c.ok));
   for (const [b, c] of buckets) {
+    if (b < 0) continue;
     const from = t0 + b * 1000;
     const hOk = (c.ok / peak) * 40;
     rows.push(`<rect x="${x(from).toFixed(1)}" y="${(y + 40 - hOk).toFixed(1)}" width="${Math.max(0.8, x(from + 1000) - x(from)).toFixed(1)}" height="${hOk.toFixed(1)}" fill="#2ca02c"><title>${c.ok} acknowledged, ${c.fail} failed</title></rect>`);
