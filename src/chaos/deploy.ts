@@ -9,7 +9,7 @@
 //   DIR/secrets.json (0600)  DIR/worker.json (0600, no secrets: a path to secrets.json)
 //   DIR/hosts/<host>/...     configs, etcd data, member dir (tmpfs), router run dir
 //   DIR/logs/<proc>.log      output of every process started here
-import { chownSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig, CoordinatorConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
@@ -277,6 +277,15 @@ export class Deployment {
       const pm = this.postmaster(memberOfHost(h));
       if (pm && !(await stopRef(pm, { signal: 'SIGINT', graceMs: 20000, escalate: 'SIGQUIT', escalateGraceMs: 10000 }, this.log, `postgres ${memberOfHost(h)}`))) failed.push(`postgres ${memberOfHost(h)}`);
     }));
+    // The members' files live on their tmpfs, gone at unmount: keep the postgres logs.
+    for (const h of PG_HOSTS) {
+      const m = memberOfHost(h);
+      try {
+        copyFileSync(join(this.memberDir(m), 'postgres.log'), this.logPath(`postgres ${m}`));
+      } catch {
+        /* no log (never started) */
+      }
+    }
     await stopKeys(this.keys('etcd'));
     await stopKeys(Object.keys(this.record.state.procs));
     return failed;

@@ -114,7 +114,10 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     await sleep(opts.warmupMs ?? 5000);
     const primaryBefore = ctx.primary();
     for (const [i, step] of opts.scenario.steps.entries()) {
+      // Every fault starts from a whole cluster (or says it did not).
+      const whole = await waitUntil('a whole cluster before the fault', () => healthy(ctx.latest()), 60_000);
       const rec: FaultRecord = { seq: i + 1, name: step.fault, target: '', at: Date.now(), healedAt: null, recoveredAt: null, notes: [] };
+      if (!whole) rec.notes.push('the cluster was not whole when this fault was injected');
       faults.push(rec);
       try {
         const inj = await injectFault(ctx, step, rng);

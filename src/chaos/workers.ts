@@ -119,6 +119,13 @@ async function observer(cfg: WorkerConfig, stopped: () => boolean, log: (l: stri
       }
       await sleep(200);
     }
+    // For the report and for diagnosis: the cluster's own account of what happened.
+    try {
+      const events = await store.listEvents(cfg.cluster, 2000);
+      writeFileAtomic(join(cfg.dir, 'events.json'), JSON.stringify(events), 0o644);
+    } catch (e) {
+      log(`observer: could not read the events: ${errorMessage(e)}`);
+    }
   } finally {
     out.close();
     await store.close().catch(() => undefined);
