@@ -3,7 +3,7 @@
 // synchronous standby, leader), so a schedule means the same thing whoever leads.
 // Processes are only ever signalled by verified pid; network faults are nftables cuts in the
 // run's own namespaces; "disk full" fills the primary's tmpfs with a file, removed on heal.
-import { readFileSync, rmSync, statfsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../domain/errors.js';
@@ -121,6 +121,33 @@ async function isolate(ctx: FaultContext, host: string, what: string): Promise<I
   return { target: `host ${host} (${what})`, notes: [], heal: () => ctx.removeCuts(id) };
 }
 
+/** Write `path` until the filesystem has no byte left (1 MiB, then 4 KiB, then 512 B blocks); returns its size. */
+export function fillFilesystem(path: string): number {
+  const fd = openSync(path, 'wx', 0o600);
+  let total = 0;
+  try {
+    for (const size of [1 << 20, 4096, 512]) {
+      const buf = Buffer.alloc(size);
+      for (;;) {
+        try {
+          const n = writeSync(fd, buf);
+          total += n;
+          if (n < size) break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw e;
+        }
+      }
+    }
+  } catch (e) {
+    closeSync(fd);
+    rmSync(path, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  return total;
+}
+
 /** Inject one fault. `heal` (if any) is called by the harness after holdMs. */
 export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng): Promise<Injected> {
   const { dep } = ctx;
@@ -196,11 +223,8 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
     case 'disk-full-primary': {
       const m = ctx.primary();
       const filler = join(dep.memberDir(m), 'chaos-disk-filler');
-      const st = statfsSync(dep.memberDir(m));
-      const free = Number(st.bavail) * Number(st.bsize);
-      const size = Math.max(0, free - 64 * 1024);
-      await run('/usr/bin/fallocate', ['-l', String(size), filler]);
-      return { target: `filesystem of ${m} (primary): ${Math.round(size / 1048576)} MiB filler, 64 KiB left`, notes: [], heal: async () => rmSync(filler, { force: true }) };
+      const bytes = fillFilesystem(filler);
+      return { target: `filesystem of ${m} (primary): filled up with ${Math.round(bytes / 1048576)} MiB`, notes: [], heal: async () => rmSync(filler, { force: true }) };
     }
     case 'switchover': {
       const from = ctx.primary();

@@ -134,6 +134,7 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
         }
       } catch (e) {
         rec.notes.push(`injection failed: ${errorMessage(e)}`);
+        problems.push(`fault ${rec.seq} (${step.fault}) could not be injected: ${errorMessage(e)}`);
         log(`fault ${rec.seq}: ${step.fault} could not be injected: ${errorMessage(e)}`);
       }
       const since = Date.now();
