@@ -9,7 +9,7 @@
 //   DIR/secrets.json (0600)  DIR/worker.json (0600, no secrets: a path to secrets.json)
 //   DIR/hosts/<host>/...     configs, etcd data, member dir (tmpfs), router run dir
 //   DIR/logs/<proc>.log      output of every process started here
-import { chownSync, closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig, CoordinatorConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
@@ -67,11 +67,29 @@ interface ProcSpec {
   argv: string[];
 }
 
+/** A process that exited without the harness asking it to (restarted like systemd would). */
+export interface UnexpectedExit {
+  key: string;
+  pid: number;
+  at: number;
+  /** Last lines of its log (the crash). */
+  logTail: string;
+}
+
+/** Kinds a host's service manager would restart (Restart=always), after this delay. */
+const SUPERVISED: ProcKind[] = ['etcd', 'agent', 'coordinator', 'router'];
+const RESTART_DELAY_MS = 3000;
+
 export class Deployment {
   readonly net: Network;
   readonly secretsFile: string;
   private readonly specs = new Map<string, ProcSpec>();
   private readonly user: OsUser;
+  /** Processes a fault keeps down on purpose (not restarted until released). */
+  private readonly held = new Set<string>();
+  private superviseTimer: NodeJS.Timeout | null = null;
+  private readonly deadSince = new Map<string, number>();
+  readonly unexpectedExits: UnexpectedExit[] = [];
 
   constructor(readonly dir: string, readonly record: RunRecord, private readonly log: (l: string) => void) {
     this.net = planNetwork(record.state.runId, ALL_HOSTS);
@@ -187,12 +205,67 @@ export class Deployment {
     this.specs.set(spec.key, spec);
   }
 
-  /** Start the observer (writes the spec), agents, coordinators and the router. */
+  /** Start the observer (writes the spec), agents, coordinators and the router; supervise them. */
   startCluster(): void {
     this.start('worker observer');
     for (const h of PG_HOSTS) this.start(`agent ${memberOfHost(h)}`);
     for (const h of PG_HOSTS) this.start(`coordinator ${coordinatorOfHost(h)}`);
     this.start('router rt1');
+    this.superviseTimer = setInterval(() => this.superviseTick(), 500);
+  }
+
+  /** Keep `key` down (a fault killed it); released by release(). */
+  hold(key: string): void {
+    this.held.add(key);
+  }
+
+  /** Let `key` run again: started now if it is not running. */
+  release(key: string): void {
+    this.held.delete(key);
+    this.deadSince.delete(key);
+    if (!this.ref(key)) this.start(key);
+  }
+
+  /**
+   * What systemd would do on a real host: a supervised process that died on its own is
+   * restarted after RESTART_DELAY_MS, and the exit is recorded (a finding for the report).
+   */
+  private superviseTick(): void {
+    const now = Date.now();
+    for (const spec of this.specs.values()) {
+      if (!SUPERVISED.includes(spec.kind) || this.held.has(spec.key)) continue;
+      const rec = this.record.state.procs[spec.key];
+      if (!rec || isRefAlive(rec)) continue;
+      const since = this.deadSince.get(spec.key);
+      if (since === undefined) {
+        this.deadSince.set(spec.key, now);
+        let tail = '';
+        try {
+          tail = readFileSync(this.logPath(spec.key), 'utf8').split('\n').filter((l) => l.trim() !== '').slice(-12).join('\n');
+        } catch {
+          /* no log */
+        }
+        this.unexpectedExits.push({ key: spec.key, pid: rec.pid, at: now, logTail: tail.slice(-2000) });
+        this.log(`${spec.key} (pid ${rec.pid}) exited on its own; restarting it in ${RESTART_DELAY_MS} ms`);
+      } else if (now - since >= RESTART_DELAY_MS) {
+        this.deadSince.delete(spec.key);
+        try {
+          this.start(spec.key);
+        } catch (e) {
+          this.log(`restarting ${spec.key} failed: ${errorMessage(e)}`);
+        }
+      }
+    }
+  }
+
+  /** Release every process a fault still holds down. */
+  releaseAll(): void {
+    for (const key of [...this.held]) this.release(key);
+  }
+
+  stopSupervising(): void {
+    if (this.superviseTimer) clearInterval(this.superviseTimer);
+    this.superviseTimer = null;
   }
 
   /** Start (or start again) the process `key` in its host's namespace. */
@@ -256,6 +329,7 @@ export class Deployment {
 
   /** Stop what this run started, in order, by verified pid. Returns what could not be stopped. */
   async stopAll(): Promise<string[]> {
+    this.stopSupervising();
     const failed: string[] = [];
     const policy = { signal: 'SIGTERM' as const, graceMs: 8000, escalate: 'SIGKILL' as const, escalateGraceMs: 3000 };
     // Thaw anything a fault froze.

@@ -88,19 +88,18 @@ export class FaultContext {
     await applyCuts(this.dep.net, []);
   }
 
-  /** kill -9 one harness-started process; returns its pid (null if it was not running). */
+  /** kill -9 one harness-started process and keep it down until restart(); returns its pid. */
   kill9(key: string): number | null {
+    this.dep.hold(key);
     const r = this.dep.ref(key);
     if (!r) return null;
     this.dep.signal(key, 'SIGKILL');
     return r.pid;
   }
 
-  restartLater(key: string, ms: number): () => Promise<void> {
-    return async () => {
-      await sleep(ms);
-      if (!this.dep.ref(key)) this.dep.start(key);
-    };
+  /** The heal of a kill: start the process again. */
+  restart(key: string): () => Promise<void> {
+    return async () => this.dep.release(key);
   }
 }
 
@@ -155,7 +154,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
     case 'kill-agent': {
       const m = rng.pick([ctx.primary(), ctx.primary(), ctx.standby('sync')]);
       const pid = ctx.kill9(`agent ${m}`);
-      return { target: `agent ${m} (pid ${pid})`, notes: [], heal: ctx.restartLater(`agent ${m}`, 0) };
+      return { target: `agent ${m} (pid ${pid})`, notes: [], heal: ctx.restart(`agent ${m}`) };
     }
     case 'kill-postgres': {
       const m = ctx.primary();
@@ -167,12 +166,12 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const leader = ctx.view().leader;
       const id = leader && /^co\d$/.test(leader) ? leader : rng.pick(PG_HOSTS.map(coordinatorOfHost));
       const pid = ctx.kill9(`coordinator ${id}`);
-      return { target: `coordinator ${id}${id === leader ? ' (leader)' : ''} (pid ${pid})`, notes: [], heal: ctx.restartLater(`coordinator ${id}`, 0) };
+      return { target: `coordinator ${id}${id === leader ? ' (leader)' : ''} (pid ${pid})`, notes: [], heal: ctx.restart(`coordinator ${id}`) };
     }
     case 'kill-etcd': {
       const h = rng.pick(ETCD_HOSTS);
       const pid = ctx.kill9(`etcd ${h}`);
-      return { target: `etcd ${h} (pid ${pid})`, notes: [], heal: ctx.restartLater(`etcd ${h}`, 0) };
+      return { target: `etcd ${h} (pid ${pid})`, notes: [], heal: ctx.restart(`etcd ${h}`) };
     }
     case 'kill-pgbouncer':
     case 'kill-haproxy': {
@@ -261,7 +260,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
         const pid = ctx.kill9(`coordinator ${leader}`);
         notes.push(`killed leader ${leader} (pid ${pid}) ${Math.round(performance.now() - end + 5000)} ms after isolating ${h}`);
       } else notes.push('no leader outside the isolated host within 5 s; none killed');
-      const restart = leader ? ctx.restartLater(`coordinator ${leader}`, 0) : null;
+      const restart = leader ? ctx.restart(`coordinator ${leader}`) : null;
       return {
         target: `host ${h} (primary ${m}) isolated, then the coordinator leader killed`,
         notes,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
 import { checkHistory, type CheckResult } from './checker.js';
-import { Deployment, PG_HOSTS, memberOfHost } from './deploy.js';
+import { Deployment, PG_HOSTS, memberOfHost, type UnexpectedExit } from './deploy.js';
 import { FaultContext, injectFault, randomSchedule, type FaultStep } from './faults.js';
 import { readHistory, type AckRecord, type FaultRecord, type ObserveSample } from './history.js';
 import { newRunId } from './netns.js';
@@ -26,6 +26,13 @@ export interface ChaosRunOptions {
   /** Quiet time before the first fault and between faults (default 5 s / 3 s). */
   warmupMs?: number;
   settleMs?: number;
+  /**
+   * What "recovered" means before the next fault: 'whole' (default): one primary, every other
+   * member streaming, a confirmed synchronous standby, a write acknowledged; 'writable': a
+   * primary with a confirmed synchronous standby and a write acknowledged (a member may still be
+   * rejoining; the quick CI run uses it).
+   */
+  recovery?: 'whole' | 'writable';
 }
 
 export interface ChaosReport {
@@ -41,6 +48,8 @@ export interface ChaosReport {
   /** Scenario expectations and harness problems (non-empty = failed). */
   problems: string[];
   teardown: TeardownReport | null;
+  /** Components that exited on their own (restarted by the harness, as systemd would). */
+  unexpectedExits: UnexpectedExit[];
   files: { json: string; html: string };
 }
 
@@ -50,6 +59,10 @@ function healthy(s: ObserveSample | null): s is Extract<ObserveSample, { ok: tru
   if (!s || !s.ok || s.primary === null) return false;
   const roles = Object.values(s.roles);
   return roles.filter((r) => r === 'primary').length === 1 && roles.filter((r) => r === 'sync' || r === 'async').length === MEMBERS.length - 1 && s.syncConfirmed.length > 0;
+}
+
+function writable(s: ObserveSample | null): boolean {
+  return !!s && s.ok && s.primary !== null && s.roles[s.primary] === 'primary' && s.syncConfirmed.length > 0;
 }
 
 /** Acknowledgement time of the last acknowledged write in acks.jsonl (reads only its tail). */
@@ -115,7 +128,8 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     const primaryBefore = ctx.primary();
     for (const [i, step] of opts.scenario.steps.entries()) {
       // Every fault starts from a whole cluster (or says it did not).
-      const whole = await waitUntil('a whole cluster before the fault', () => healthy(ctx.latest()), 60_000);
+      const ready = opts.recovery === 'writable' ? writable : healthy;
+      const whole = await waitUntil('a whole cluster before the fault', () => ready(ctx.latest()), 60_000);
       const rec: FaultRecord = { seq: i + 1, name: step.fault, target: '', at: Date.now(), healedAt: null, recoveredAt: null, notes: [] };
       if (!whole) rec.notes.push('the cluster was not whole when this fault was injected');
       faults.push(rec);
@@ -138,7 +152,7 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
         log(`fault ${rec.seq}: ${step.fault} could not be injected: ${errorMessage(e)}`);
       }
       const since = Date.now();
-      const ok = await waitUntil('the cluster to be whole again', () => healthy(ctx.latest()) && (lastAckAt(dir) ?? 0) > since, opts.recoverTimeoutMs ?? 120_000);
+      const ok = await waitUntil('the cluster to be whole again', () => ready(ctx.latest()) && (lastAckAt(dir) ?? 0) > since, opts.recoverTimeoutMs ?? 120_000);
       rec.recoveredAt = ok ? Date.now() : null;
       if (!ok) problems.push(`fault ${rec.seq} (${step.fault}): the cluster was not whole again within ${Math.round((opts.recoverTimeoutMs ?? 120_000) / 1000)} s of healing`);
       else log(`recovered: primary ${ctx.primary()}`);
@@ -150,6 +164,7 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
       if (primaryAfter !== primaryBefore) problems.push(`expected no failover, but the primary changed from ${primaryBefore} to ${primaryAfter}`);
     }
     await ctx.clearCuts();
+    dep.releaseAll();
     log('stopping the workload; reading every list back');
     dep.signal('worker workload', 'SIGTERM');
     await waitUntil('the workload to finish its final read', () => dep.ref('worker workload') === null, 150_000);
@@ -175,7 +190,8 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
   const files = { json: join(dir, 'report.json'), html: join(dir, 'report.html') };
   const report: ChaosReport = {
     ok: problems.length === 0 && check !== null && check.ok,
-    runId, dir, scenario: opts.scenario.name, seed: opts.seed, startedAt, endedAt, faults, check, problems, teardown, files,
+    runId, dir, scenario: opts.scenario.name, seed: opts.seed, startedAt, endedAt, faults, check, problems, teardown,
+    unexpectedExits: dep.unexpectedExits, files,
   };
   writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
   try {

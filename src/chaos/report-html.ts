@@ -122,6 +122,8 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
 ${[...(c?.violations ?? []), ...report.problems].map((v) => `<p style="color:#d62728">${escapeHtml(v)}</p>`).join('\n')}
 <p>${legend}</p>
 ${svg}
+<h2>Components that exited on their own</h2>
+${report.unexpectedExits.length === 0 ? '<p>none</p>' : report.unexpectedExits.map((u) => `<p><b>${escapeHtml(u.key)}</b> (pid ${u.pid}) at ${Math.round((u.at - report.startedAt) / 1000)} s, restarted after 3 s; end of its log:</p><pre>${escapeHtml(u.logTail)}</pre>`).join('\n')}
 <h2>Faults</h2>
 <table><tr><th>#</th><th>fault</th><th>target</th><th>held s</th><th>first ack of a write sent after it, ms</th><th>longest gap between acks, ms</th><th>whole again after, s</th><th>notes</th></tr>
 ${faultRows.join('\n')}

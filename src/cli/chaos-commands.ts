@@ -61,6 +61,7 @@ export async function chaosRunCommand(io: Io, o: ChaosRunFlags): Promise<number>
     const c = report.check;
     log(`${report.ok ? 'PASSED' : 'FAILED'}: ${c ? `${c.acked} acknowledged, ${c.lost.length} lost, ${c.duplicated.length} duplicated, ${c.reordered.length} reordered keys, ${c.splitBrain.length} two-writer moments, availability ${(c.availability * 100).toFixed(1)} %` : 'no check'}`);
     for (const v of [...(c?.violations ?? []), ...report.problems]) log(`  ${v}`);
+    for (const u of report.unexpectedExits) log(`  note: ${u.key} (pid ${u.pid}) exited on its own ${Math.round((u.at - report.startedAt) / 1000)} s into the run (restarted); see the report`);
     log(`report: ${report.files.html} and ${report.files.json}`);
     if (o.json) printJson(io, report);
     else {

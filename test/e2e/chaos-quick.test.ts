@@ -24,7 +24,7 @@ test('chaos quick run: no acknowledged write lost, never two writable members, n
   assert.ok(scenario);
   try {
     const report = await runChaos({
-      dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000,
+      dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000, recovery: 'writable',
       log: (l) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`),
     });
     const why = () => `${JSON.stringify({ problems: report.problems, violations: report.check?.violations, faults: report.check?.faults }, null, 1)}\n${lines.join('\n')}`;
