@@ -18,7 +18,10 @@ export const FAULT_NAMES = [
   'kill-agent', 'kill-postgres', 'kill-coordinator', 'kill-etcd', 'kill-pgbouncer', 'kill-haproxy',
   'freeze-primary', 'isolate-primary', 'isolate-sync', 'isolate-async', 'isolate-etcd', 'one-way-primary',
   'partial-partition', 'etcd-quorum-loss', 'disk-full-primary', 'switchover', 'kill-leader-during-failover',
+  'unsafe-promotion',
 ] as const;
+/** Faults that break the invariants on purpose (to show the checker catches it): never in random schedules. */
+export const UNSAFE_FAULTS: readonly FaultName[] = ['unsafe-promotion'];
 export type FaultName = (typeof FAULT_NAMES)[number];
 
 export interface FaultStep {
@@ -238,6 +241,28 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       }
       return { target: `planned switchover away from ${from}`, notes: [note], heal: null, effectiveAt };
     }
+    case 'unsafe-promotion': {
+      // Deliberately unsafe, to prove the checker fails a run that loses writes: the async
+      // standby is cut off so it falls behind while writes are acknowledged, then the primary is
+      // cut off too, the async standby comes back and an operator forces its promotion with
+      // --accept-data-loss.
+      const a = ctx.standby('async');
+      const p = ctx.primary();
+      const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
+      await sleep(Math.max(2000, step.holdMs / 2));
+      const idP = await ctx.addCuts(isolationCuts(hostOfMember(p), allHosts()));
+      const effectiveAt = Date.now();
+      await ctx.removeCuts(idA);
+      await sleep(3000);
+      let note: string;
+      try {
+        const out = await run('/usr/sbin/ip', ['netns', 'exec', dep.host(CLIENT_HOST).ns, process.execPath, BALLAST_BIN, 'failover', '--etcd', dep.etcdEndpoints.join(','), '--cluster', CLUSTER, '--to', a, '--accept-data-loss', '--json'], undefined, 90_000);
+        note = `forced failover to ${a}: ${out.replace(/\s+/g, ' ').slice(0, 300)}`;
+      } catch (e) {
+        note = `forced failover to ${a} failed: ${errorMessage(e).slice(0, 300)}`;
+      }
+      return { target: `async standby ${a} cut off and left behind, primary ${p} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`, notes: [note], effectiveAt, heal: () => ctx.removeCuts(idP) };
+    }
     case 'kill-leader-during-failover': {
       const m = ctx.primary();
       const h = hostOfMember(m);
@@ -277,7 +302,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
 /** A random schedule of `count` faults (seeded: the same seed, the same schedule). */
 export function randomSchedule(rng: Rng, count: number): FaultStep[] {
   // The slow ones (quorum loss, a failover with its leader killed) half as often as the rest.
-  const common = FAULT_NAMES.filter((f) => f !== 'etcd-quorum-loss' && f !== 'kill-leader-during-failover');
+  const common = FAULT_NAMES.filter((f) => f !== 'etcd-quorum-loss' && f !== 'kill-leader-during-failover' && !UNSAFE_FAULTS.includes(f));
   const menu: FaultName[] = [...common, ...common, 'etcd-quorum-loss', 'kill-leader-during-failover'];
   return Array.from({ length: count }, () => {
     const fault = rng.pick(menu);

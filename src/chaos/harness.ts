@@ -3,7 +3,7 @@
 // teardown (always, also when anything above throws).
 import { existsSync, mkdirSync, openSync, readdirSync, readSync, closeSync, fstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../domain/errors.js';
+import { InvalidInputError, errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
 import { checkHistory, type CheckResult } from './checker.js';
 import { Deployment, PG_HOSTS, memberOfHost, type UnexpectedExit } from './deploy.js';
@@ -92,7 +92,7 @@ export function lastAckAt(dir: string): number | null {
 
 export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
   const { dir, log } = opts;
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} is not empty; a chaos run needs a new or empty directory`);
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw new InvalidInputError(`${dir} is not empty; a chaos run needs a new or empty directory`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const runId = newRunId();
   const record = RunRecord.create(dir, runId);

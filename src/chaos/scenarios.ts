@@ -32,6 +32,11 @@ export const SCENARIOS: Scenario[] = [
     steps: [{ fault: 'kill-leader-during-failover', holdMs: 20_000 }],
   },
   {
+    name: 'unsafe-promotion-demo',
+    description: 'MUST FAIL: a lagging async standby is promoted with --accept-data-loss while the primary is cut off; the checker has to report lost writes',
+    steps: [{ fault: 'unsafe-promotion', holdMs: 10_000 }],
+  },
+  {
     name: 'quick',
     description: 'CI run: switchover, primary isolated 8 s, kill -9 of the primary postgres, PgBouncer and the leader coordinator',
     steps: [

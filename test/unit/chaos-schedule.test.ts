@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAULT_NAMES, randomSchedule } from '../../src/chaos/faults.js';
+import { FAULT_NAMES, UNSAFE_FAULTS, randomSchedule } from '../../src/chaos/faults.js';
 import { createRng } from '../../src/chaos/prng.js';
 import { escapeHtml, probeSpans, roleSpans } from '../../src/chaos/report-html.js';
 import { SCENARIOS, findScenario } from '../../src/chaos/scenarios.js';
@@ -26,8 +26,9 @@ test('randomSchedule: deterministic per seed, known faults, holds of 2..12 s', (
     assert.ok((FAULT_NAMES as readonly string[]).includes(st.fault));
     assert.ok(st.holdMs >= 2000 && st.holdMs <= 12000);
   }
-  // every fault kind shows up in a long schedule
-  assert.equal(new Set(s1.map((s) => s.fault)).size, FAULT_NAMES.length);
+  // every fault kind shows up in a long schedule, except the deliberately unsafe ones
+  assert.equal(new Set(s1.map((s) => s.fault)).size, FAULT_NAMES.length - UNSAFE_FAULTS.length);
+  assert.ok(!s1.some((s) => UNSAFE_FAULTS.includes(s.fault)));
 });
 
 test('scenarios: the issue names are all there, each with known faults', () => {
@@ -50,4 +51,23 @@ test('report: escaping and span merging', () => {
     { t: 20, ok: false, error: 'etcd down' },
   ], 'pg1', 30);
   assert.deepEqual(roles, [{ from: 0, to: 20, key: 'primary' }, { from: 20, to: 30, key: 'unknown' }]);
+});
+
+test('chaos run flags: bad usage is a clear InvalidInputError', async () => {
+  const { parseChaosRunFlags } = await import('../../src/cli/chaos-commands.js');
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ dir: '/tmp/x' }, /either --scenario NAME or --random N/],
+    [{ dir: '/tmp/x', scenario: 'quick', random: '3' }, /either --scenario NAME or --random N/],
+    [{ dir: '/tmp/x', scenario: 'nope' }, /unknown scenario "nope"; one of: primary-isolated/],
+    [{ dir: '/tmp/x', random: '0' }, /--random/],
+    [{ dir: '/tmp/x', random: '5', seed: '-1' }, /--seed/],
+    [{ scenario: 'quick' }, /--dir/],
+  ];
+  for (const [flags, msg] of bad) {
+    await assert.rejects(parseChaosRunFlags(flags), (e: Error) => e.name === 'InvalidInputError' || /INVALID_INPUT/.test(String((e as { code?: string }).code)) ? msg.test(e.message) : false, JSON.stringify(flags));
+  }
+  const ok = await parseChaosRunFlags({ dir: '/tmp/x', random: '5', seed: '9' });
+  assert.equal(ok.scenario.steps.length, 5);
+  assert.equal(ok.seed, 9);
+  assert.equal((await parseChaosRunFlags({ dir: '/tmp/x', scenario: 'quick' })).scenario.name, 'quick');
 });
