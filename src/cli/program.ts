@@ -6,6 +6,7 @@ import { eventsCommand, operatorCommand, statusCommand } from './cluster-command
 import { EXIT_OK, EXIT_USAGE, reportError, type Io } from './io.js';
 import { downCommand, superviseCommand, upCommand } from './local-commands.js';
 import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
+import { registerChaos } from './chaos-program.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 type Action = (io: Io, opts: Opts) => Promise<number>;
@@ -86,6 +87,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     program.command('supervise').description('internal: the process supervisor behind "ballast up --detach"').option('--dir <dir>', 'deployment directory'),
     (i, o) => superviseCommand(i, o as { dir?: string }),
   );
+  registerChaos(program, io, setCode);
   return program;
 }
 
