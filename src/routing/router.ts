@@ -8,6 +8,10 @@
 //   pids, never names), read the cluster from etcd, and when decideRouterPush says the target
 //   changed (view primary, its promotion, a restarted HAProxy) push it through the runtime API
 //   at once. Health checks stay the safety net; an etcd outage leaves routing to them.
+//   Then the switchover pause (decideRouterPause): PAUSE the transaction-pooled rw databases on
+//   every pooler process when the view's switchover enters 'pausing' (in the background; the
+//   outcome is published at once), RESUME once HAProxy routes rw to the promoted member, at once
+//   on abort, or after holding it switchoverTimeoutMs; a starting router resumes leftovers.
 // - publish loop (every publishMs, and right after a push): RouterStatus under a lease at
 //   /ballast/<cluster>/routers/<id>: backends, pools, pids, last push, restarts.
 // The processes are detached: a crashed router leaves clients served; its successor adopts
