@@ -173,9 +173,11 @@ export class AgentExecutor {
         await this.pg.syncSlots(step.slots);
         return;
       case 'checkpoint':
+        // Once per switchover, in the background: it only saves time, and the stop step that
+        // follows must not wait behind it (a fast shutdown during a checkpoint lets it finish).
         this.activity = step.why;
-        this.state.mem.checkpointedFor = step.switchoverId; // once, even if it fails: it only saves time
-        await this.pg.checkpoint();
+        this.state.mem.checkpointedFor = step.switchoverId;
+        void this.pg.checkpoint().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'pre-switchover checkpoint failed'));
         return;
     }
   }
