@@ -93,7 +93,8 @@ export function faultOutcomes(faults: FaultRecord[], acks: AckRecord[], endedAt:
 export function availability(acks: AckRecord[], endedAt: number): number {
   const ok = acks.filter((a) => a.ok).map((a) => a.e);
   if (ok.length === 0) return 0;
-  const start = Math.min(...ok);
+  // A loop, not Math.min(...ok): a soak acknowledges more writes than a call takes arguments.
+  const start = ok.reduce((m, t) => (t < m ? t : m), Infinity);
   const seconds = Math.max(1, Math.ceil((endedAt - start) / 1000));
   const covered = new Set(ok.map((t) => Math.floor((t - start) / 1000)));
   return Math.min(1, covered.size / seconds);
@@ -123,7 +124,11 @@ export function checkHistory(h: History): CheckResult {
       if (!p || p.k !== a.k) lost.push(a.id);
     }
     const perKey = new Map<string, AckRecord[]>();
-    for (const a of acked) perKey.set(a.k, [...(perKey.get(a.k) ?? []), a]);
+    for (const a of acked) {
+      const list = perKey.get(a.k);
+      if (list) list.push(a);
+      else perKey.set(a.k, [a]);
+    }
     for (const [k, list] of perKey) {
       let last = -1;
       const bad: number[] = [];

@@ -88,7 +88,8 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
     else c.fail += 1;
     buckets.set(b, c);
   }
-  const peak = Math.max(1, ...[...buckets.values()].map((c) => c.ok));
+  let peak = 1;
+  for (const c of buckets.values()) peak = Math.max(peak, c.ok);
   for (const [b, c] of buckets) {
     if (b < 0) continue;
     const from = t0 + b * 1000;

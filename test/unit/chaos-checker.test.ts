@@ -72,3 +72,15 @@ test('availability: share of seconds with an acknowledgement', () => {
   assert.equal(availability([ack('a', 1, 0, 0), ack('a', 2, 0, 1500), ack('a', 3, 0, 3500)], 4000), 0.75);
   assert.equal(availability([], 1000), 0);
 });
+
+test('checkHistory copes with a soak-sized history (no argument-spreading limits)', () => {
+  const acks: AckRecord[] = [];
+  const ids: number[] = [];
+  for (let i = 1; i <= 300_000; i++) {
+    acks.push(ack('k', i, i, i + 1));
+    ids.push(i);
+  }
+  const r = checkHistory(history({ acks, final: { t: 400_000, rows: [{ k: 'k', ids }] }, endedAt: 400_000 }));
+  assert.equal(r.ok, true, r.violations.join('; '));
+  assert.equal(r.acked, 300_000);
+});
