@@ -5,19 +5,13 @@
 // client of endpoints.rw reaches the new primary (time printed); `down` leaves no process.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runCommand } from '../../src/agent/run-as.js';
 import { TestCluster } from '../../src/testkit/cluster.js';
 import { runPgbench } from '../../src/testkit/pgbench.js';
 import { Writer, type WriterTarget } from '../../src/testkit/writer.js';
-import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
 
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
 let cluster: TestCluster;
-let work = '';
 let seenPids: number[] = [];
 
 function endpoint(kind: 'rw' | 'ro'): string {
@@ -54,20 +48,15 @@ function rwTarget(): WriterTarget {
   return { hosts: [{ host: u.hostname, port: Number(u.port) }], user: 'app', password: cluster.secrets.appPassword, database: 'app' };
 }
 
-async function pgbench(args: string[], database: string): Promise<string> {
-  const pooler = new URL(endpoint('rw'));
-  const passfile = join(work, 'pgpass');
-  const env = { PGPASSFILE: passfile, PGCONNECT_TIMEOUT: '5' };
-  const conn = ['-h', pooler.hostname, '-p', pooler.port, '-U', 'app'];
-  const { stdout } = await runCommand(PGBENCH, [...args, ...conn, database], { identity: null, timeoutMs: 120_000, env, redact: [cluster.secrets.appPassword] });
-  return stdout;
+/** pgbench through an endpoint (testkit: password in a temporary passfile); its output, or a throw on a non-zero exit. */
+async function pgbench(args: string[], kind: 'rw' | 'ro'): Promise<string> {
+  const r = await runPgbench({ uri: endpoint(kind), args, timeoutMs: 120_000, env: { PGCONNECT_TIMEOUT: '5' } });
+  if (/\[pgbench exited with/.test(r.raw)) throw new Error(`pgbench ${args.join(' ')} through ${kind} failed:\n${r.raw.slice(-3000)}`);
+  return r.raw;
 }
 
 before(async () => {
   cluster = await TestCluster.start({ members: 3, restartDelayMs: 1000 });
-  work = await makeTempDir('ballast-routing-e2e-');
-  const pw = cluster.secrets.appPassword.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  await writeFile(join(work, 'pgpass'), `*:*:*:app:${pw}\n`, { mode: 0o600 });
 });
 
 after(async () => {
@@ -87,7 +76,6 @@ after(async () => {
       return false;
     }
   });
-  if (work) await removeTempDir(work);
   assert.deepEqual(alive, [], `router/HAProxy/PgBouncer pids still alive after down: ${alive.join(', ')}`);
 });
 
@@ -116,9 +104,9 @@ test('up prints rw/ro through PgBouncer and the direct URI; rw reaches the prima
 });
 
 test('pgbench -i, then -c 8 -T 5 through rw and -S through ro: 0 failed transactions', async () => {
-  await pgbench(['-i', '-s', '1', '-q'], 'app');
-  const rw = await pgbench(['-c', '8', '-j', '2', '-T', '5'], 'app');
-  const ro = await pgbench(['-c', '8', '-j', '2', '-T', '5', '-S'], 'app_ro');
+  await pgbench(['-i', '-s', '1', '-q'], 'rw');
+  const rw = await pgbench(['-c', '8', '-j', '2', '-T', '5'], 'rw');
+  const ro = await pgbench(['-c', '8', '-j', '2', '-T', '5', '-S'], 'ro');
   for (const [name, out] of [['rw', rw], ['ro', ro]] as const) {
     assert.match(out, /number of failed transactions: 0 /, `${name}:\n${out}`);
     const tps = /tps = ([\d.]+)/.exec(out)?.[1];
