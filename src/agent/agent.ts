@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadJsonFile, secretsSchema, type AgentConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
 import { createLogger, type Logger } from '../domain/log.js';
-import { defaultSpec, withSpecDefaults, type ClusterSpec, type ClusterView, type MemberStatus } from '../domain/types.js';
+import { defaultSpec, type ClusterSpec, type ClusterView, type MemberStatus } from '../domain/types.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { MemberSession, Store } from '../store/store.js';
 import { AgentExecutor } from './agent-executor.js';
@@ -114,7 +114,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       await session.publish(buildStatus(state, exec, true));
       const snap = await store.readCluster(config.cluster);
       state.lastEtcdOkAt = performance.now();
-      if (snap.spec) state.spec = withSpecDefaults(snap.spec);
+      if (snap.spec) state.spec = snap.spec;
       if (snap.view && (state.view === null || snap.view.generation >= state.view.generation)) {
         if (snap.view.generation !== state.view?.generation) wake('control');
         state.view = snap.view;

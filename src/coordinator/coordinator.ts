@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoordinatorConfig } from '../domain/config.js';
 import { errorMessage, StoreUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../domain/log.js';
-import { defaultSpec, withSpecDefaults, type ClusterView, type MemberStatus, type Observed, type ObservedMember } from '../domain/types.js';
+import { defaultSpec, type ClusterView, type MemberStatus, type Observed, type ObservedMember } from '../domain/types.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { ClusterSnapshot, Leadership, Store } from '../store/store.js';
 import { decide } from './decide.js';
@@ -88,7 +88,7 @@ export async function startCoordinator(config: CoordinatorConfig, storeArg?: Sto
           if (etcdDown) log.info('etcd reachable again; observing before judging failures');
           etcdDown = false;
         }
-        const spec = withSpecDefaults(snap.spec ?? defaultSpec(config.cluster));
+        const spec = snap.spec ?? defaultSpec(config.cluster);
         const observed = observer.observe(snap, now);
         const d = decide(spec, observed, snap.view, now);
         if (d.reason !== lastReason) {

@@ -20,7 +20,7 @@ import { BallastError, errorMessage } from '../domain/errors.js';
 import { loadJsonFile, poolerAdminPasswordOf, secretsSchema, APP_USER } from '../domain/config.js';
 import { createLogger, type Logger } from '../domain/log.js';
 import type { PoolerProcessStatus, RouterPush, RouterStatus } from '../domain/router-status.js';
-import { DEFAULT_TIMING, withSpecDefaults, type ClusterView, type RouterPause } from '../domain/types.js';
+import { DEFAULT_TIMING, type ClusterView, type RouterPause } from '../domain/types.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { RouterSession, Store } from '../store/store.js';
 import { HaproxyAdmin } from './haproxy-admin.js';
@@ -138,7 +138,7 @@ class Router {
       return;
     }
     await this.pushView(snap.view, snap.members);
-    const timing = snap.spec ? withSpecDefaults(snap.spec).timing : DEFAULT_TIMING;
+    const timing = snap.spec?.timing ?? DEFAULT_TIMING;
     await this.followPause(snap.view, timing.switchoverTimeoutMs);
   }
 

@@ -15,7 +15,7 @@ import {
 } from 'etcd3';
 import { clusterPrefix, keys } from '../domain/keys.js';
 import { BallastError, StoreUnavailableError, errorMessage } from '../domain/errors.js';
-import type { ClusterEvent, ClusterSpec, ClusterView, Command, MemberName, MemberStatus } from '../domain/types.js';
+import { withSpecDefaults, type ClusterEvent, type ClusterSpec, type ClusterView, type Command, type MemberName, type MemberStatus } from '../domain/types.js';
 import type { RouterStatus } from '../domain/router-status.js';
 import type { ClusterSnapshot, Leadership, MemberSession, RouterSession, Store } from './store.js';
 import { enc, type CallOptions, type EtcdCalls } from './etcd-calls.js';
@@ -136,7 +136,7 @@ class EtcdStore implements Store, EtcdCalls {
     }
     const leaderKv = byKey.get(leaderKey(cluster));
     return {
-      spec: parseJson<ClusterSpec>(byKey.get(keys.spec(cluster))),
+      spec: parseSpec(byKey.get(keys.spec(cluster))),
       view: parseJson<ClusterView>(viewKv),
       viewRevision: viewKv?.mod_revision ?? '0',
       command,
@@ -163,7 +163,7 @@ class EtcdStore implements Store, EtcdCalls {
       failure: [{ request_range: { key } }],
     });
     if (res.succeeded) return spec;
-    const stored = parseJson<ClusterSpec>(res.responses[0]?.response_range?.kvs[0]);
+    const stored = parseSpec(res.responses[0]?.response_range?.kvs[0]);
     if (stored === null) throw new BallastError('INTERNAL', `stored spec of ${cluster} is not valid JSON`);
     return stored;
   }
@@ -249,3 +249,9 @@ class EtcdStore implements Store, EtcdCalls {
   }
 }
 
+
+/** A stored spec, with the timings an older version did not write filled with their defaults. */
+function parseSpec(kv: IKeyValue | undefined): ClusterSpec | null {
+  const spec = parseJson<ClusterSpec>(kv);
+  return spec === null ? null : withSpecDefaults(spec);
+}
