@@ -3,7 +3,8 @@
 // leader coordinator) under a write workload and per-member writability probes. It must keep
 // every invariant and leave nothing behind. Then the very same recorded history, doctored
 // (an acknowledged write removed; a second writable member), must fail the checker: the
-// check can fail.
+// check can fail. Last, a real run with a deliberately unsafe promotion (a lagging async standby
+// forced primary with --accept-data-loss) must end FAILED with lost writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -61,6 +62,33 @@ test('chaos quick run: no acknowledged write lost, never two writable members, n
     const r2 = checkHistory(twoWriters);
     assert.equal(r2.ok, false);
     assert.ok(r2.splitBrain.some((o) => [o.a, o.b].includes(other)));
+  } finally {
+    if (!process.env.KEEP_TMP) await removeTempDir(dir);
+  }
+});
+
+test('chaos: a deliberately unsafe promotion makes the run fail with lost acknowledged writes', { skip: !isRoot && 'needs root', timeout: 240_000 }, async () => {
+  const dir = await makeTempDir('ballast-chaos-unsafe-');
+  const lines: string[] = [];
+  const scenario = findScenario('unsafe-promotion-demo');
+  assert.ok(scenario);
+  try {
+    const report = await runChaos({
+      dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000, recovery: 'writable',
+      log: (l) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`),
+    });
+    const why = () => `${JSON.stringify({ problems: report.problems, lost: report.check?.lost.length, faults: report.check?.faults }, null, 1)}\n${lines.join('\n')}`;
+    const left = (await listNamespaces()).filter((n) => n.startsWith(nsPrefix(report.runId)));
+    assert.deepEqual(left, [], 'namespaces left behind');
+    assert.deepEqual(report.teardown?.failed, [], why());
+    // The run itself went through (the forced failover happened, the lists were read back) ...
+    assert.ok(report.check, why());
+    assert.ok(report.check.acked > 100, why());
+    assert.match(report.faults[0]?.notes.join(' ') ?? '', /forced failover to pg\d: .*"result": ?"done"/, why());
+    // ... and the checker caught what the unsafe promotion threw away.
+    assert.ok(report.check.lost.length > 0, why());
+    assert.equal(report.check.ok, false, why());
+    assert.equal(report.ok, false, why());
   } finally {
     if (!process.env.KEEP_TMP) await removeTempDir(dir);
   }
