@@ -1,7 +1,7 @@
 // One chaos run, start to finish: deploy -> wait healthy -> workload + probers -> faults (inject,
 // hold, heal, wait until whole again) -> heal everything -> final read -> check -> report ->
 // teardown (always, also when anything above throws).
-import { existsSync, mkdirSync, openSync, readdirSync, readSync, closeSync, fstatSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, closeSync, fstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError, errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
@@ -193,13 +193,33 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     runId, dir, scenario: opts.scenario.name, seed: opts.seed, startedAt, endedAt, faults, check, problems, teardown,
     unexpectedExits: dep.unexpectedExits, files,
   };
-  writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
+  writeReport(report, log);
+  return report;
+}
+
+function writeReport(report: ChaosReport, log: (l: string) => void): void {
+  writeFileSync(report.files.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
   try {
-    const history = readHistory(dir, MEMBERS, faults, startedAt, endedAt);
-    writeFileSync(files.html, renderReportHtml(report, history), { mode: 0o644 });
+    const history = readHistory(report.dir, MEMBERS, report.faults, report.startedAt, report.endedAt);
+    writeFileSync(report.files.html, renderReportHtml(report, history), { mode: 0o644 });
   } catch (e) {
     log(`could not write the HTML report: ${errorMessage(e)}`);
   }
+}
+
+/**
+ * Check a finished run again from its recorded files (acks, probes, final read-back) and
+ * rewrite DIR/report.json and report.html: after a checker change, or when the run itself
+ * ended before its check. The run's own problems (an aborted run, a failed teardown) stay in
+ * the report and still fail it.
+ */
+export function recheckRun(dir: string, log: (l: string) => void): ChaosReport {
+  const path = join(dir, 'report.json');
+  if (!existsSync(path)) throw new InvalidInputError(`${dir} holds no chaos report (report.json); nothing to check`);
+  const old = JSON.parse(readFileSync(path, 'utf8')) as ChaosReport;
+  const check = checkHistory(readHistory(dir, MEMBERS, old.faults, old.startedAt, old.endedAt));
+  const report: ChaosReport = { ...old, dir, check, ok: old.problems.length === 0 && check.ok, files: { json: path, html: join(dir, 'report.html') } };
+  writeReport(report, log);
   return report;
 }
 

@@ -45,6 +45,16 @@ export type ObserveSample =
     }
   | { t: number; ok: false; error: string };
 
+/**
+ * A standby's replay lag on a coarse log scale (0: under 64 KiB, then one step per doubling;
+ * null: unknown): the observer records a new sample when it changes, so the report can draw lag
+ * without a line every 200 ms.
+ */
+export function lagMagnitude(bytes: number | null | undefined): number | null {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return null;
+  return Math.floor(Math.log2(1 + Math.max(0, bytes) / 65536));
+}
+
 export interface FaultRecord {
   /** 1, 2, ... in injection order. */
   seq: number;

@@ -1,7 +1,7 @@
 // The run's report as one self-contained HTML page (inline SVG, no scripts, no external
 // files): a timeline of faults, each member's role (from the observer) and writability (from
-// its prober), acknowledged and failed writes per second; then the checker's verdict and the
-// outage after each fault. Pure: report + history in, text out.
+// its prober), each standby's replay lag (from its agent's status), acknowledged and failed
+// writes per second; then the checker's verdict and the outage after each fault. Pure: report + history in, text out.
 import type { ChaosReport } from './harness.js';
 import type { History, ObserveSample, ProbeRecord } from './history.js';
 
@@ -43,6 +43,33 @@ export function roleSpans(obs: ObserveSample[], member: string, end: number): Sp
   return out;
 }
 
+export interface LagSpan {
+  from: number;
+  to: number;
+  bytes: number;
+}
+
+/** A member's replay lag over time, from the observer's samples (only where it was known). */
+export function lagSpans(obs: ObserveSample[], member: string, end: number): LagSpan[] {
+  const out: LagSpan[] = [];
+  const sorted = [...obs].sort((a, b) => a.t - b.t);
+  sorted.forEach((s, i) => {
+    const bytes = s.ok ? s.lagBytes[member] : null;
+    if (bytes === null || bytes === undefined) return;
+    const to = sorted[i + 1]?.t ?? end;
+    const last = out[out.length - 1];
+    if (last && last.bytes === bytes && last.to === s.t) last.to = to;
+    else out.push({ from: s.t, to, bytes });
+  });
+  return out;
+}
+
+function formatBytes(b: number): string {
+  if (b < 1024) return `${b} B`;
+  if (b < 1024 * 1024) return `${(b / 1024).toFixed(1)} KiB`;
+  return `${(b / 1024 / 1024).toFixed(1)} MiB`;
+}
+
 export function renderReportHtml(report: ChaosReport, h: History): string {
   const members = [...new Set(h.probes.map((p) => p.m))].sort();
   // From just before the workload's start (the deployment's own start-up is not shown).
@@ -77,6 +104,17 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
     y += 20;
     label(`${m} writable?`);
     for (const s of probeSpans(h.probes, m)) rect(s.from, s.to, PROBE_COLORS[s.key as ProbeRecord['o']], `${m}: ${PROBE_LABELS[s.key as ProbeRecord['o']]}`);
+    y += 20;
+    // Replay lag on a log scale: 1 KiB is a sliver, maxLag the full 16 px.
+    label(`${m} lag`);
+    const spans = lagSpans(h.observations, m, t1).filter((s) => s.bytes > 0);
+    const scale = Math.log2(1 + Math.max(1024, ...spans.map((s) => s.bytes)) / 1024);
+    for (const s of spans) {
+      const hh = Math.max(1, (Math.log2(1 + s.bytes / 1024) / scale) * 16);
+      const from = Math.max(s.from, t0);
+      if (s.to < from) continue;
+      rows.push(`<rect x="${x(from).toFixed(1)}" y="${(y + 16 - hh).toFixed(1)}" width="${Math.max(0.8, x(s.to) - x(from)).toFixed(1)}" height="${hh.toFixed(1)}" fill="#8c564b"><title>${escapeHtml(`${m}: replay lag ${formatBytes(s.bytes)}`)}</title></rect>`);
+    }
     y += 24;
   }
   label('acks / s');
@@ -103,6 +141,7 @@ export function renderReportHtml(report: ChaosReport, h: History): string {
   const legend = [
     ...Object.entries(ROLE_COLORS).map(([k, v]) => `<span style="background:${v}">&nbsp;&nbsp;&nbsp;</span> ${k}`),
     ...Object.entries(PROBE_COLORS).map(([k, v]) => `<span style="background:${v}">&nbsp;&nbsp;&nbsp;</span> ${PROBE_LABELS[k as ProbeRecord['o']]}`),
+    '<span style="background:#8c564b">&nbsp;&nbsp;&nbsp;</span> replay lag behind the primary (log scale, hover for bytes)',
   ].join(' &nbsp; ');
   const faultRows = (c?.faults ?? []).map((f) => {
     const rec = h.faults.find((x) => x.seq === f.seq);

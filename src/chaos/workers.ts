@@ -22,7 +22,7 @@ import { sleep } from '../local/proc.js';
 import { writeFileAtomic } from '../local/state.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { WorkerConfig } from './deploy.js';
-import type { AckRecord, ObserveSample, ProbeRecord } from './history.js';
+import { lagMagnitude, type AckRecord, type ObserveSample, type ProbeRecord } from './history.js';
 
 export const LISTS_TABLE = 'chaos_lists';
 export const PROBE_TABLE = 'chaos_probe';
@@ -111,7 +111,8 @@ async function observer(cfg: WorkerConfig, stopped: () => boolean, log: (l: stri
         sample = { t, ok: false, error: errorMessage(e).slice(0, 200) };
       }
       writeFileAtomic(join(cfg.dir, 'observe-latest.json'), JSON.stringify(sample), 0o644);
-      const sigText = JSON.stringify({ ...sample, t: 0, lagBytes: undefined, reason: undefined, error: undefined });
+      const lagSig = sample.ok ? Object.fromEntries(Object.entries(sample.lagBytes).map(([m, b]) => [m, lagMagnitude(b)])) : undefined;
+      const sigText = JSON.stringify({ ...sample, t: 0, lagBytes: lagSig, reason: undefined, error: undefined });
       if (sigText !== lastSig || t - lastLine > 5000) {
         out.push(sample);
         lastSig = sigText;

@@ -1,4 +1,4 @@
-// `ballast chaos run|scenarios|cleanup` (and the internal `chaos worker`): the chaos harness
+// `ballast chaos run|check|scenarios|cleanup` (and the internal `chaos worker`): the chaos harness
 // from the command line. Progress on stderr; the report (JSON + HTML) in the run directory,
 // the JSON also on stdout with --json. Exit 0 only when every invariant held.
 import { InvalidInputError } from '../domain/errors.js';
@@ -58,21 +58,33 @@ export async function chaosRunCommand(io: Io, o: ChaosRunFlags): Promise<number>
   try {
     log(`scenario ${a.scenario.name}: ${a.scenario.description} (${a.scenario.steps.length} fault${a.scenario.steps.length === 1 ? '' : 's'}, seed ${a.seed})`);
     const report = await runChaos({ dir: a.dir, scenario: a.scenario, seed: a.seed, log });
-    const c = report.check;
-    log(`${report.ok ? 'PASSED' : 'FAILED'}: ${c ? `${c.acked} acknowledged, ${c.lost.length} lost, ${c.duplicated.length} duplicated, ${c.reordered.length} reordered keys, ${c.splitBrain.length} two-writer moments, availability ${(c.availability * 100).toFixed(1)} %` : 'no check'}`);
-    for (const v of [...(c?.violations ?? []), ...report.problems]) log(`  ${v}`);
-    for (const u of report.unexpectedExits) log(`  note: ${u.key} (pid ${u.pid}) exited on its own ${Math.round((u.at - report.startedAt) / 1000)} s into the run (restarted); see the report`);
-    log(`report: ${report.files.html} and ${report.files.json}`);
-    if (o.json) printJson(io, report);
-    else {
-      const rows = (c?.faults ?? []).map((f) => [String(f.seq), f.name, f.target.slice(0, 70), f.firstAckAfterMs === null ? 'none' : String(f.firstAckAfterMs), String(f.longestGapMs)]);
-      io.out(`${renderTable(['#', 'FAULT', 'TARGET', 'FIRST_ACK_MS', 'LONGEST_GAP_MS'], rows)}\n${report.ok ? 'PASSED' : 'FAILED'}\n`);
-    }
-    return report.ok ? EXIT_OK : EXIT_FAILED;
+    return printReport(io, report, o.json === true, log);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function printReport(io: Io, report: import('../chaos/harness.js').ChaosReport, json: boolean, log: (l: string) => void): number {
+  const c = report.check;
+  log(`${report.ok ? 'PASSED' : 'FAILED'}: ${c ? `${c.acked} acknowledged, ${c.lost.length} lost, ${c.duplicated.length} duplicated, ${c.reordered.length} reordered keys, ${c.splitBrain.length} two-writer moments, availability ${(c.availability * 100).toFixed(1)} %` : 'no check'}`);
+  for (const v of [...(c?.violations ?? []), ...report.problems]) log(`  ${v}`);
+  for (const u of report.unexpectedExits) log(`  note: ${u.key} (pid ${u.pid}) exited on its own ${Math.round((u.at - report.startedAt) / 1000)} s into the run (restarted); see the report`);
+  log(`report: ${report.files.html} and ${report.files.json}`);
+  if (json) printJson(io, report);
+  else {
+    const rows = (c?.faults ?? []).map((f) => [String(f.seq), f.name, f.target.slice(0, 70), f.firstAckAfterMs === null ? 'none' : String(f.firstAckAfterMs), String(f.longestGapMs)]);
+    io.out(`${renderTable(['#', 'FAULT', 'TARGET', 'FIRST_ACK_MS', 'LONGEST_GAP_MS'], rows)}\n${report.ok ? 'PASSED' : 'FAILED'}\n`);
+  }
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/** `ballast chaos check --dir DIR`: check a finished run again from its recorded files. */
+export async function chaosCheckCommand(io: Io, o: { dir?: string; json?: boolean }): Promise<number> {
+  const dir = resolveDir(parseDir(o.dir));
+  const { recheckRun } = await import('../chaos/harness.js');
+  const log = (l: string) => io.err(stamp(l));
+  return printReport(io, recheckRun(dir, log), o.json === true, log);
 }
 
 export async function chaosScenariosCommand(io: Io, o: { json?: boolean }): Promise<number> {

@@ -1,6 +1,6 @@
 // Registration of `ballast chaos ...` on the commander program.
 import type { Command } from 'commander';
-import { chaosCleanupCommand, chaosRunCommand, chaosScenariosCommand, chaosWorkerCommand } from './chaos-commands.js';
+import { chaosCheckCommand, chaosCleanupCommand, chaosRunCommand, chaosScenariosCommand, chaosWorkerCommand } from './chaos-commands.js';
 import type { Io } from './io.js';
 
 type Opts = Record<string, string | boolean | undefined>;
@@ -16,6 +16,12 @@ export function registerChaos(program: Command, io: Io, setCode: (code: number) 
     .option('--seed <s>', 'seed of the random choices (default 1)')
     .option('--json', 'print the report as JSON on stdout')
     .action(async (o: Opts) => setCode(await chaosRunCommand(io, o as Parameters<typeof chaosRunCommand>[1])));
+  chaos
+    .command('check')
+    .description('check a finished run again from its recorded files and rewrite DIR/report.json and report.html')
+    .option('--dir <dir>', 'the run directory')
+    .option('--json', 'print the report as JSON on stdout')
+    .action(async (o: Opts) => setCode(await chaosCheckCommand(io, o as { dir?: string; json?: boolean })));
   chaos
     .command('scenarios')
     .description('list the named scenarios and the faults')

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAULT_NAMES, UNSAFE_FAULTS, randomSchedule } from '../../src/chaos/faults.js';
 import { createRng } from '../../src/chaos/prng.js';
-import { escapeHtml, probeSpans, roleSpans } from '../../src/chaos/report-html.js';
+import { escapeHtml, lagSpans, probeSpans, roleSpans } from '../../src/chaos/report-html.js';
+import { lagMagnitude } from '../../src/chaos/history.js';
 import { SCENARIOS, findScenario } from '../../src/chaos/scenarios.js';
 
 test('prng: same seed, same sequence; different seeds differ; ranges hold', () => {
@@ -51,6 +52,17 @@ test('report: escaping and span merging', () => {
     { t: 20, ok: false, error: 'etcd down' },
   ], 'pg1', 30);
   assert.deepEqual(roles, [{ from: 0, to: 20, key: 'primary' }, { from: 20, to: 30, key: 'unknown' }]);
+});
+
+test('report: replay lag spans and the observer\'s lag magnitude', () => {
+  const sample = (t: number, lag: number | null) => ({ t, ok: true as const, leader: 'co1', primary: 'pg1', generation: 1, syncStandbys: [], syncConfirmed: [], reason: null, roles: { pg2: 'sync' }, lagBytes: { pg2: lag } });
+  assert.deepEqual(lagSpans([sample(0, 0), sample(10, 0), sample(20, 5000), { t: 30, ok: false, error: 'x' }, sample(40, null), sample(50, 5000)], 'pg2', 60), [
+    { from: 0, to: 20, bytes: 0 }, { from: 20, to: 30, bytes: 5000 }, { from: 50, to: 60, bytes: 5000 },
+  ]);
+  const table: [number | null | undefined, number | null][] = [
+    [null, null], [undefined, null], [Number.NaN, null], [0, 0], [65535, 0], [65536, 1], [3 * 65536, 2], [1 << 30, 14], [-5, 0],
+  ];
+  for (const [bytes, want] of table) assert.equal(lagMagnitude(bytes), want, String(bytes));
 });
 
 test('chaos run flags: bad usage is a clear InvalidInputError', async () => {
