@@ -243,14 +243,17 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
     }
     case 'unsafe-promotion': {
       // Deliberately unsafe, to prove the checker fails a run that loses writes: the async
-      // standby is cut off so it falls behind while writes are acknowledged, then the primary is
-      // cut off too, the async standby comes back and an operator forces its promotion with
-      // --accept-data-loss.
+      // standby is cut off so it falls behind while writes are acknowledged (the primary and its
+      // sync standby have them), then the primary and the sync standby are cut off together (so
+      // the coordinator has no member it may promote on its own), the async standby comes back
+      // and an operator forces its promotion with --accept-data-loss.
       const a = ctx.standby('async');
+      const sync = ctx.standby('sync');
       const p = ctx.primary();
       const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
       await sleep(Math.max(2000, step.holdMs / 2));
-      const idP = await ctx.addCuts(isolationCuts(hostOfMember(p), allHosts()));
+      const both = [...isolationCuts(hostOfMember(p), allHosts()), ...isolationCuts(hostOfMember(sync), allHosts())];
+      const idP = await ctx.addCuts(both.filter((c, i) => both.findIndex((d) => d.from === c.from && d.to === c.to) === i));
       const effectiveAt = Date.now();
       await ctx.removeCuts(idA);
       await sleep(3000);
@@ -261,7 +264,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       } catch (e) {
         note = `forced failover to ${a} failed: ${errorMessage(e).slice(0, 300)}`;
       }
-      return { target: `async standby ${a} cut off and left behind, primary ${p} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`, notes: [note], effectiveAt, heal: () => ctx.removeCuts(idP) };
+      return { target: `async standby ${a} cut off and left behind, primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`, notes: [note], effectiveAt, heal: () => ctx.removeCuts(idP) };
     }
     case 'kill-leader-during-failover': {
       const m = ctx.primary();

@@ -33,7 +33,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'unsafe-promotion-demo',
-    description: 'MUST FAIL: a lagging async standby is promoted with --accept-data-loss while the primary is cut off; the checker has to report lost writes',
+    description: 'MUST FAIL: a lagging async standby is promoted with --accept-data-loss while the primary and the sync standby are cut off; the checker has to report lost writes',
     steps: [{ fault: 'unsafe-promotion', holdMs: 10_000 }],
   },
   {
