@@ -6,10 +6,11 @@ import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
 import type { Logger } from '../domain/log.js';
-import type { PostgresState, RejoinRecord } from '../domain/types.js';
+import type { PostgresState, RejoinRecord, TimelineSwitch } from '../domain/types.js';
 import type { AgentState } from './agent.js';
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
 import { upstreamKey, type LocalState, type Step } from './reconcile.js';
+import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory } from './timeline.js';
 
 type EventFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -46,6 +47,8 @@ export class AgentExecutor {
   downSince: number | null = null;
   private expectRunning = false;
   private busy: PostgresState | null = null;
+  /** As primary: the newest entries of our timeline's history file (read once per timeline). */
+  private history: { tli: number; entries: TimelineSwitch[] } | null = null;
   private controlReadAt = 0;
 
   constructor(
@@ -64,6 +67,12 @@ export class AgentExecutor {
       control: this.control,
       standbySignal: this.hasData && existsSync(join(this.config.dataDir, 'standby.signal')),
     };
+  }
+
+  /** For the status: our timeline's newest history entries while we are primary on it. */
+  timelineHistory(): TimelineSwitch[] | null {
+    const obs = this.obs;
+    return obs !== null && !obs.inRecovery && this.history?.tli === obs.timeline ? this.history.entries : null;
   }
 
   healthy(): boolean {
@@ -109,6 +118,10 @@ export class AgentExecutor {
         this.controlReadAt = now;
       }
     }
+    if (obs !== null && !obs.inRecovery && obs.timeline > 1 && this.history?.tli !== obs.timeline) {
+      const text = await this.pg.timelineHistory(obs.timeline).catch(() => null);
+      if (text !== null) this.history = { tli: obs.timeline, entries: parseTimelineHistory(text).slice(-PUBLISHED_HISTORY_ENTRIES) };
+    }
     if (this.obs !== null) {
       this.downSince = null;
       this.state.mem.restartAttempts = 0;
@@ -145,6 +158,8 @@ export class AgentExecutor {
           if (step.why.startsWith('fencing')) {
             this.fenced = true;
             this.event('error', `${this.config.name}: ${step.why}; stopping postgres`);
+          } else if (step.thenRewind && this.obs?.inRecovery === true) {
+            this.event('info', `${this.config.name}: ${step.why}`);
           }
           await this.pg.stop(step.mode, STOP_TIMEOUT_MS);
           if (step.thenRewind) this.state.mem.needsRewind = true;
@@ -208,6 +223,7 @@ export class AgentExecutor {
     await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
     await this.configureStandby(from);
     this.state.mem.needsRewind = false;
+    this.state.mem.streamedTli = null;
     this.rejoin = { ...this.rejoin, result: 'ok' };
     this.event('info', `${this.config.name}: cloned from ${from.name} with pg_basebackup (${why})`);
   }
@@ -218,6 +234,7 @@ export class AgentExecutor {
       await this.pg.rewind(from);
       await this.configureStandby(from);
       this.state.mem.needsRewind = false;
+      this.state.mem.streamedTli = null;
       this.rejoin = { ...this.rejoin, result: 'ok' };
       this.event('info', `${this.config.name}: rejoined via pg_rewind from ${from.name} (${why})`);
     } catch (e) {
@@ -269,6 +286,7 @@ export class AgentExecutor {
     await this.pg.writeDynamicConfig({ kind: 'primary', syncStandbys: view.syncStandbys });
     await this.pg.reload();
     this.state.mem.configuredUpstream = null;
+    this.state.mem.streamedTli = null;
     this.state.mem.rolesEnsured = false;
     this.rejoin = null;
     this.event('warn', `${this.config.name}: promoted to primary (view generation ${view.generation}; synchronous [${view.syncStandbys.join(', ')}])`);

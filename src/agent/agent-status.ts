@@ -34,6 +34,7 @@ export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boo
     healthy: exec.healthy(),
     inRecovery: obs ? obs.inRecovery : null,
     timeline: obs?.timeline ?? exec.control?.timeline ?? null,
+    timelineHistory: exec.timelineHistory(),
     systemId: obs?.systemId ?? exec.control?.systemId ?? null,
     lsn: obs ? (primary ? obs.currentLsn : (obs.receiveLsn ?? obs.replayLsn)) : (exec.control?.checkpointLsn ?? null),
     flushLsn: obs ? obs.flushLsn : null,

@@ -22,6 +22,7 @@ import { LagTracker } from './lag-tracker.js';
 import { slotName, type PgControl, type Upstream } from './pg-control.js';
 import { PostgresControl } from './postgres-control.js';
 import { isStreamingFrom, reconcile, type AgentMemory } from './reconcile.js';
+import { divergedFromPrimary } from './timeline.js';
 
 export interface AgentHandle {
   /** Stop the agent loop and its HTTP server; postgres keeps running. */
@@ -172,6 +173,9 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     const v = state.view;
     const up = state.upstream();
     if (up && isStreamingFrom(exec.obs, up)) state.mem.streamingAt = performance.now();
+    const receiver = exec.obs?.inRecovery ? exec.obs.receiver : null;
+    if (receiver?.status === 'streaming' && receiver.receivedTli !== null) state.mem.streamedTli = receiver.receivedTli;
+    const primary = state.primaryStatus();
     const step = reconcile({
       me: config.name,
       view: v,
@@ -179,7 +183,11 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
       fence: state.mustFence(),
       upstream: up,
       // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
-      upstreamHealthy: isHealthyPrimary(state.primaryStatus()) && state.primaryReachable === true,
+      upstreamHealthy: isHealthyPrimary(primary) && state.primaryReachable === true,
+      upstreamDiverged: exec.obs?.inRecovery === true && divergedFromPrimary({
+        primaryTimeline: primary?.timeline ?? null, primaryHistory: primary?.timelineHistory,
+        streamedTli: state.mem.streamedTli ?? null, localTimeline: exec.obs.timeline, replayLsn: exec.obs.replayLsn,
+      }),
       otherHasData: state.members.some((m) => m.name !== config.name && m.systemId !== null),
       wantedSlots: [...new Set([...state.members.map((m) => m.name), ...(v?.syncStandbys ?? [])])].filter((n) => n !== config.name).map(slotName),
       local: exec.local(),

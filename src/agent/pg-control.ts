@@ -47,6 +47,8 @@ export interface ControlData {
 }
 
 export interface PgControl {
+  /** The text of pg_wal/<tli>.history, or null when there is none. */
+  timelineHistory(tli: number): Promise<string | null>;
   /** Data directory exists and holds PG_VERSION. */
   hasDataDir(): Promise<boolean>;
   /** initdb with data checksums, SCRAM, the superuser password from the secrets file. */

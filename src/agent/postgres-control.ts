@@ -272,6 +272,16 @@ export class PostgresControl implements PgControl {
     await this.writeDynamicConfig({ kind: 'standby', upstream: from });
   }
 
+  async timelineHistory(tli: number): Promise<string | null> {
+    const name = `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    try {
+      return await readFile(join(this.config.dataDir, 'pg_wal', name), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
   async controlData(): Promise<ControlData> {
     const { stdout } = await this.run('pg_controldata', ['-D', this.config.dataDir], { timeoutMs: 10_000 });
     const field = (label: string): string => {

@@ -32,6 +32,8 @@ export interface AgentMemory {
   repointedAt: number;
   /** Agent clock when we last saw our walreceiver streaming from the current upstream. */
   streamingAt: number;
+  /** Timeline our walreceiver last streamed on (from anyone); null when not known. */
+  streamedTli?: number | null;
   rolesEnsured: boolean;
   /** Switchover id this primary has run its pre-shutdown CHECKPOINT for (absent: none). */
   checkpointedFor?: string;
@@ -46,6 +48,8 @@ export interface ReconcileInput {
   fence: boolean;
   upstream: Upstream | null;
   upstreamHealthy: boolean;
+  /** We replayed past where the upstream's timeline forked off ours (see timeline.ts): rewind now. */
+  upstreamDiverged?: boolean;
   /** Some other member reports a data directory (so initdb would fork a new cluster). */
   otherHasData: boolean;
   /** Slot names a primary should hold (one per other member). */
@@ -161,6 +165,9 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (!upstream) return { kind: 'wait', why: 'standby: primary location unknown' };
   if (mem.configuredUpstream !== upstreamKey(upstream)) return { kind: 'configure-standby', upstream };
   if (isStreamingFrom(local.obs, upstream)) return { kind: 'wait', why: `streaming from ${upstream.name}` };
+  if (i.upstreamHealthy && i.upstreamDiverged) {
+    return { kind: 'stop', mode: 'fast', why: `replayed past the point where ${upstream.name}'s timeline forked off ours: rewinding`, thenRewind: true };
+  }
   // Measured from the later of re-pointing and the last moment we streamed: a standby whose
   // stream just broke because the primary died must stay up (it may be the one to promote).
   const since = Math.max(mem.repointedAt, mem.streamingAt);

@@ -190,6 +190,12 @@ export interface RejoinRecord {
 }
 
 /** What an agent publishes several times a second. */
+/** One line of a timeline history file: timeline `tli` ended (and its child began) at `switchLsn`. */
+export interface TimelineSwitch {
+  tli: number;
+  switchLsn: LsnText;
+}
+
 export interface MemberStatus {
   name: MemberName;
   host: string;
@@ -209,6 +215,11 @@ export interface MemberStatus {
   healthy: boolean;
   inRecovery: boolean | null;
   timeline: number | null;
+  /**
+   * Primary only: the newest entries of its timeline's history file (where each ancestor
+   * timeline ended), oldest first; null on timeline 1 or when unknown. Absent from older agents.
+   */
+  timelineHistory?: TimelineSwitch[] | null;
   systemId: string | null;
   /** Primary: pg_current_wal_lsn. Standby: receive LSN (or replay if not streaming). */
   lsn: LsnText | null;
