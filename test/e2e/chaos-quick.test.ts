@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { checkHistory } from '../../src/chaos/checker.js';
 import { PG_HOSTS, memberOfHost } from '../../src/chaos/deploy.js';
-import { runChaos } from '../../src/chaos/harness.js';
+import { runChaos, type ChaosReport } from '../../src/chaos/harness.js';
 import { readHistory } from '../../src/chaos/history.js';
 import { listNamespaces, nsPrefix } from '../../src/chaos/netns.js';
 import { findScenario } from '../../src/chaos/scenarios.js';
@@ -18,23 +18,30 @@ import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
 
 const isRoot = process.getuid?.() === 0;
 
+/** Run a named scenario in a fresh temporary directory; `why` explains a failed assertion. */
+async function runNamed(name: string, dir: string): Promise<{ report: ChaosReport; why: () => string }> {
+  const lines: string[] = [];
+  const scenario = findScenario(name);
+  assert.ok(scenario);
+  const report = await runChaos({
+    dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000, recovery: 'writable',
+    log: (l) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`),
+  });
+  const why = () => `${JSON.stringify({ problems: report.problems, violations: report.check?.violations, faults: report.check?.faults }, null, 1)}\n${lines.join('\n')}`;
+  // Nothing of the run survives: namespaces, mounts, processes.
+  const left = (await listNamespaces()).filter((n) => n.startsWith(nsPrefix(report.runId)));
+  assert.deepEqual(left, [], 'namespaces left behind');
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${dir}/`));
+  assert.deepEqual(mounts, [], 'mounts left behind');
+  assert.deepEqual(report.teardown?.failed, [], why());
+  return { report, why };
+}
+
 test('chaos quick run: no acknowledged write lost, never two writable members, nothing left behind', { skip: !isRoot && 'needs root', timeout: 240_000 }, async () => {
   const dir = await makeTempDir('ballast-chaos-');
-  const lines: string[] = [];
-  const scenario = findScenario('quick');
-  assert.ok(scenario);
   try {
-    const report = await runChaos({
-      dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000, recovery: 'writable',
-      log: (l) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`),
-    });
-    const why = () => `${JSON.stringify({ problems: report.problems, violations: report.check?.violations, faults: report.check?.faults }, null, 1)}\n${lines.join('\n')}`;
-    // Nothing of the run survives: namespaces, mounts, processes.
-    const left = (await listNamespaces()).filter((n) => n.startsWith(nsPrefix(report.runId)));
-    assert.deepEqual(left, [], 'namespaces left behind');
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${dir}/`));
-    assert.deepEqual(mounts, [], 'mounts left behind');
-    assert.deepEqual(report.teardown?.failed, [], why());
+    const { report, why } = await runNamed('quick', dir);
+    const scenario = findScenario('quick')!;
     assert.ok(report.check, why());
     assert.equal(report.check.lost.length, 0, why());
     assert.equal(report.check.duplicated.length, 0, why());
@@ -69,18 +76,8 @@ test('chaos quick run: no acknowledged write lost, never two writable members, n
 
 test('chaos: a deliberately unsafe promotion makes the run fail with lost acknowledged writes', { skip: !isRoot && 'needs root', timeout: 240_000 }, async () => {
   const dir = await makeTempDir('ballast-chaos-unsafe-');
-  const lines: string[] = [];
-  const scenario = findScenario('unsafe-promotion-demo');
-  assert.ok(scenario);
   try {
-    const report = await runChaos({
-      dir, scenario, seed: 1, warmupMs: 3000, settleMs: 2000, recoverTimeoutMs: 90_000, recovery: 'writable',
-      log: (l) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`),
-    });
-    const why = () => `${JSON.stringify({ problems: report.problems, lost: report.check?.lost.length, faults: report.check?.faults }, null, 1)}\n${lines.join('\n')}`;
-    const left = (await listNamespaces()).filter((n) => n.startsWith(nsPrefix(report.runId)));
-    assert.deepEqual(left, [], 'namespaces left behind');
-    assert.deepEqual(report.teardown?.failed, [], why());
+    const { report, why } = await runNamed('unsafe-promotion-demo', dir);
     // The run itself went through (the forced failover happened, the lists were read back) ...
     assert.ok(report.check, why());
     assert.ok(report.check.acked > 100, why());
