@@ -43,6 +43,8 @@ export interface CheckResult {
   /** Probe writes that committed only locally (sync wait cancelled): per member. */
   localOnlyProbes: Record<string, number>;
   faults: FaultOutcome[];
+  /** Outage (longest gap between acknowledgements after a fault) per fault kind, then "all". */
+  outages: OutageRow[];
   /** Share of whole seconds (from the first ack to the end) with at least one acknowledged write. */
   availability: number;
   finalError: string | null;
@@ -88,6 +90,32 @@ export function faultOutcomes(faults: FaultRecord[], acks: AckRecord[], endedAt:
     gap = Math.max(gap, until - prev);
     return { seq: f.seq, name: f.name, target: f.target, at: f.at, firstAckAfterMs: first ? first.e - f.at : null, longestGapMs: gap };
   });
+}
+
+export interface OutageRow {
+  /** A fault kind, or "all". */
+  name: string;
+  count: number;
+  /** Nearest-rank percentiles of the faults' longest gaps between acknowledgements, ms. */
+  p50Ms: number;
+  p90Ms: number;
+  maxMs: number;
+}
+
+/** Nearest-rank percentile of ascending `sorted` (p in (0, 1]). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length))) - 1]!;
+}
+
+/** The outage distribution per fault kind (by name) and over all faults (last row). */
+export function outageDistribution(outcomes: FaultOutcome[]): OutageRow[] {
+  const row = (name: string, gaps: number[]): OutageRow => {
+    const s = [...gaps].sort((a, b) => a - b);
+    return { name, count: s.length, p50Ms: percentile(s, 0.5), p90Ms: percentile(s, 0.9), maxMs: s[s.length - 1] ?? 0 };
+  };
+  const kinds = [...new Set(outcomes.map((o) => o.name))].sort();
+  return [...kinds.map((k) => row(k, outcomes.filter((o) => o.name === k).map((o) => o.longestGapMs))), row('all', outcomes.map((o) => o.longestGapMs))];
 }
 
 export function availability(acks: AckRecord[], endedAt: number): number {
@@ -151,13 +179,15 @@ export function checkHistory(h: History): CheckResult {
   for (const o of splitBrain.slice(0, 10)) violations.push(`two writable members: ${o.a} and ${o.b} both acknowledged probe writes between ${new Date(o.from).toISOString()} and ${new Date(o.to).toISOString()}`);
   if (splitBrain.length > 10) violations.push(`... ${splitBrain.length - 10} more overlapping writable intervals`);
   if (acked.length === 0) violations.push('no write was acknowledged at all');
+  const faults = faultOutcomes(h.faults, h.acks, h.endedAt);
   return {
     ok: violations.length === 0,
     violations,
     acked: acked.length,
     failed: h.acks.length - acked.length,
     lost, duplicated, phantom, reordered, splitBrain, localOnlyProbes,
-    faults: faultOutcomes(h.faults, h.acks, h.endedAt),
+    faults,
+    outages: outageDistribution(faults),
     availability: availability(h.acks, h.endedAt),
     finalError,
   };

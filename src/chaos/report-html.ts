@@ -164,6 +164,11 @@ ${[...(c?.violations ?? []), ...report.problems].map((v) => `<p style="color:#d6
 ${svg}
 <h2>Components that exited on their own</h2>
 ${report.unexpectedExits.length === 0 ? '<p>none</p>' : report.unexpectedExits.map((u) => `<p><b>${escapeHtml(u.key)}</b> (pid ${u.pid}) at ${Math.round((u.at - report.startedAt) / 1000)} s, restarted after 3 s; end of its log:</p><pre>${escapeHtml(u.logTail)}</pre>`).join('\n')}
+<h2>Outage per fault kind</h2>
+<p>Longest gap between acknowledged writes from each fault to the next one; nearest-rank percentiles.</p>
+<table><tr><th>fault</th><th>count</th><th>p50, ms</th><th>p90, ms</th><th>max, ms</th></tr>
+${(c?.outages ?? []).map((r) => `<tr><td>${escapeHtml(r.name)}</td><td>${r.count}</td><td>${r.p50Ms}</td><td>${r.p90Ms}</td><td>${r.maxMs}</td></tr>`).join('\n')}
+</table>
 <h2>Faults</h2>
 <table><tr><th>#</th><th>fault</th><th>target</th><th>held s</th><th>first ack of a write sent after it, ms</th><th>longest gap between acks, ms</th><th>whole again after, s</th><th>notes</th></tr>
 ${faultRows.join('\n')}

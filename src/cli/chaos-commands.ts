@@ -74,7 +74,8 @@ function printReport(io: Io, report: import('../chaos/harness.js').ChaosReport, 
   if (json) printJson(io, report);
   else {
     const rows = (c?.faults ?? []).map((f) => [String(f.seq), f.name, f.target.slice(0, 70), f.firstAckAfterMs === null ? 'none' : String(f.firstAckAfterMs), String(f.longestGapMs)]);
-    io.out(`${renderTable(['#', 'FAULT', 'TARGET', 'FIRST_ACK_MS', 'LONGEST_GAP_MS'], rows)}\n${report.ok ? 'PASSED' : 'FAILED'}\n`);
+    const dist = (c?.outages ?? []).map((r) => [r.name, String(r.count), String(r.p50Ms), String(r.p90Ms), String(r.maxMs)]);
+    io.out(`${renderTable(['#', 'FAULT', 'TARGET', 'FIRST_ACK_MS', 'LONGEST_GAP_MS'], rows)}\n\noutage per fault kind (longest gap between acknowledged writes after each fault):\n${renderTable(['FAULT', 'COUNT', 'P50_MS', 'P90_MS', 'MAX_MS'], dist)}\n${report.ok ? 'PASSED' : 'FAILED'}\n`);
   }
   return report.ok ? EXIT_OK : EXIT_FAILED;
 }

@@ -2,7 +2,7 @@
 // a lost acknowledged write, a duplicate, a reordering, a phantom, two writable members.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkHistory, faultOutcomes, findOverlaps, availability } from '../../src/chaos/checker.js';
+import { checkHistory, faultOutcomes, findOverlaps, availability, outageDistribution, percentile } from '../../src/chaos/checker.js';
 import type { AckRecord, FaultRecord, History, ProbeRecord } from '../../src/chaos/history.js';
 
 const ack = (k: string, id: number, s: number, e: number, ok = true): AckRecord => ({ k, id, s, e, ok });
@@ -83,4 +83,19 @@ test('checkHistory copes with a soak-sized history (no argument-spreading limits
   const r = checkHistory(history({ acks, final: { t: 400_000, rows: [{ k: 'k', ids }] }, endedAt: 400_000 }));
   assert.equal(r.ok, true, r.violations.join('; '));
   assert.equal(r.acked, 300_000);
+});
+
+test('outage distribution: nearest-rank percentiles per fault kind, then all', () => {
+  assert.equal(percentile([], 0.5), 0);
+  const table: [number[], number, number][] = [
+    [[5], 0.5, 5], [[5], 0.9, 5], [[1, 2], 0.5, 1], [[1, 2, 3], 0.5, 2], [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9, 9], [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 1, 10],
+  ];
+  for (const [s, p, want] of table) assert.equal(percentile(s, p), want, `${p} of ${s.join(',')}`);
+  const o = (name: string, gap: number) => ({ seq: 0, name, target: '', at: 0, firstAckAfterMs: null, longestGapMs: gap });
+  assert.deepEqual(outageDistribution([o('kill-agent', 300), o('switchover', 900), o('kill-agent', 100), o('kill-agent', 200)]), [
+    { name: 'kill-agent', count: 3, p50Ms: 200, p90Ms: 300, maxMs: 300 },
+    { name: 'switchover', count: 1, p50Ms: 900, p90Ms: 900, maxMs: 900 },
+    { name: 'all', count: 4, p50Ms: 200, p90Ms: 900, maxMs: 900 },
+  ]);
+  assert.deepEqual(outageDistribution([]), [{ name: 'all', count: 0, p50Ms: 0, p90Ms: 0, maxMs: 0 }]);
 });
