@@ -176,14 +176,17 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     const receiver = exec.obs?.inRecovery ? exec.obs.receiver : null;
     if (receiver?.status === 'streaming' && receiver.receivedTli !== null) state.mem.streamedTli = receiver.receivedTli;
     const primary = state.primaryStatus();
+    // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
+    const upstreamHealthy = isHealthyPrimary(primary) && state.primaryReachable === true;
+    if (!upstreamHealthy) state.mem.upstreamHealthySince = null;
+    else state.mem.upstreamHealthySince ??= performance.now();
     const step = reconcile({
       me: config.name,
       view: v,
       roleConfirmed: conf !== 'none',
       fence: state.mustFence(),
       upstream: up,
-      // The primary's own status may be up to a lease TTL stale: also require our probe to reach it.
-      upstreamHealthy: isHealthyPrimary(primary) && state.primaryReachable === true,
+      upstreamHealthy,
       upstreamDiverged: exec.obs?.inRecovery === true && divergedFromPrimary({
         primaryTimeline: primary?.timeline ?? null, primaryHistory: primary?.timelineHistory,
         streamedTli: state.mem.streamedTli ?? null, localTimeline: exec.obs.timeline, replayLsn: exec.obs.replayLsn,

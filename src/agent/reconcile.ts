@@ -32,6 +32,8 @@ export interface AgentMemory {
   repointedAt: number;
   /** Agent clock when we last saw our walreceiver streaming from the current upstream. */
   streamingAt: number;
+  /** Agent clock since when the upstream has been healthy and reachable without a break (null: it is not). */
+  upstreamHealthySince?: number | null;
   /** Timeline our walreceiver last streamed on (from anyone); null when not known. */
   streamedTli?: number | null;
   rolesEnsured: boolean;
@@ -168,9 +170,11 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (i.upstreamHealthy && i.upstreamDiverged) {
     return { kind: 'stop', mode: 'fast', why: `replayed past the point where ${upstream.name}'s timeline forked off ours: rewinding`, thenRewind: true };
   }
-  // Measured from the later of re-pointing and the last moment we streamed: a standby whose
-  // stream just broke because the primary died must stay up (it may be the one to promote).
-  const since = Math.max(mem.repointedAt, mem.streamingAt);
+  // Measured from the latest of re-pointing, the last moment we streamed and the moment the
+  // primary became healthy and reachable again: a standby whose stream just broke because the
+  // primary died must stay up (it may be the one to promote), and one that was cut off gets the
+  // time to reconnect after the heal.
+  const since = Math.max(mem.repointedAt, mem.streamingAt, mem.upstreamHealthySince ?? 0);
   if (i.upstreamHealthy && i.now - since > i.rejoinTimeoutMs) {
     return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} for ${i.rejoinTimeoutMs} ms while it is healthy: rewinding`, thenRewind: true };
   }
