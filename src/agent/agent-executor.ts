@@ -187,6 +187,12 @@ export class AgentExecutor {
       case 'sync-slots':
         await this.pg.syncSlots(step.slots);
         return;
+      case 'restart-walreceiver': {
+        this.activity = step.why;
+        this.state.mem.walReceiverRestartedAt = performance.now();
+        if (await this.pg.restartWalReceiver(step.pid)) this.event('info', `${this.config.name}: ${step.why}`);
+        return;
+      }
       case 'checkpoint':
         // Once per switchover, in the background: it only saves time, and the stop step that
         // follows must not wait behind it (a fast shutdown during a checkpoint lets it finish).

@@ -32,6 +32,8 @@ export interface PgObservation {
     senderHost: string | null;
     senderPort: number | null;
     receivedTli: number | null;
+    /** The walreceiver's pid (to restart one stuck connecting). */
+    pid?: number | null;
   } | null;
   /** Names of physical replication slots present. */
   slots: string[];
@@ -47,6 +49,11 @@ export interface ControlData {
 }
 
 export interface PgControl {
+  /**
+   * SIGTERM our postgres' walreceiver `pid` (verified: a child of our postmaster titled
+   * walreceiver); the startup process starts a new one at once. False if it is not ours.
+   */
+  restartWalReceiver(pid: number): Promise<boolean>;
   /** The text of pg_wal/<tli>.history, or null when there is none. */
   timelineHistory(tli: number): Promise<string | null>;
   /** Data directory exists and holds PG_VERSION. */

@@ -34,6 +34,8 @@ export interface AgentMemory {
   streamingAt: number;
   /** Agent clock since when the upstream has been healthy and reachable without a break (null: it is not). */
   upstreamHealthySince?: number | null;
+  /** Agent clock when we last restarted a walreceiver that was not streaming. */
+  walReceiverRestartedAt?: number;
   /** Timeline our walreceiver last streamed on (from anyone); null when not known. */
   streamedTli?: number | null;
   rolesEnsured: boolean;
@@ -74,7 +76,18 @@ export type Step =
   | { kind: 'configure-standby'; upstream: Upstream }
   | { kind: 'ensure-roles' }
   | { kind: 'sync-slots'; slots: string[] }
-  | { kind: 'checkpoint'; switchoverId: string; why: string };
+  | { kind: 'checkpoint'; switchoverId: string; why: string }
+  | { kind: 'restart-walreceiver'; pid: number; why: string };
+
+/**
+ * A walreceiver that is not streaming although the primary has been healthy and reachable for
+ * this long is restarted (at most once per WALRECEIVER_RESTART_INTERVAL_MS). PostgreSQL's
+ * walreceiver connects without a timeout (connect_timeout does not apply to it), so a connection
+ * attempt made while the network was cut waits for TCP's SYN retries, up to a minute or more,
+ * after the network is back.
+ */
+export const WALRECEIVER_STUCK_MS = 1500;
+export const WALRECEIVER_RESTART_INTERVAL_MS = 5000;
 
 /** Our walreceiver streams from `up` (host and port, as primary_conninfo names them). */
 export function isStreamingFrom(obs: PgObservation | null, up: Upstream): boolean {
@@ -169,6 +182,12 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (isStreamingFrom(local.obs, upstream)) return { kind: 'wait', why: `streaming from ${upstream.name}` };
   if (i.upstreamHealthy && i.upstreamDiverged) {
     return { kind: 'stop', mode: 'fast', why: `replayed past the point where ${upstream.name}'s timeline forked off ours: rewinding`, thenRewind: true };
+  }
+  const r = local.obs.receiver;
+  const reachableSince = Math.max(mem.repointedAt, mem.upstreamHealthySince ?? Infinity);
+  if (i.upstreamHealthy && r !== null && r.pid != null && r.status !== 'streaming' &&
+      i.now - reachableSince > WALRECEIVER_STUCK_MS && i.now - (mem.walReceiverRestartedAt ?? -Infinity) > WALRECEIVER_RESTART_INTERVAL_MS) {
+    return { kind: 'restart-walreceiver', pid: r.pid, why: `walreceiver ${r.status} for more than ${WALRECEIVER_STUCK_MS} ms while ${upstream.name} is reachable: restarting it` };
   }
   // Measured from the latest of re-pointing, the last moment we streamed and the moment the
   // primary became healthy and reachable again: a standby whose stream just broke because the

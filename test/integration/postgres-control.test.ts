@@ -13,6 +13,8 @@ import {
 import { CommandFailedError } from '../../src/domain/errors.js';
 import { PostgresControl } from '../../src/agent/postgres-control.js';
 import { slotName, type Upstream } from '../../src/agent/pg-control.js';
+import { parseTimelineHistory } from '../../src/agent/timeline.js';
+import { compareLsn } from '../../src/domain/lsn.js';
 import { freePorts } from '../../src/testkit/ports.js';
 import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
 
@@ -180,6 +182,18 @@ describe('PostgresControl (real PostgreSQL 15)', { timeout: 120_000 }, () => {
     await waitFor('row on b', 5_000, async () => (await sql(cfgB, 'SELECT count(*)::int AS n FROM acked')).rows[0]?.n === 1);
   });
 
+  it('restarts its own walreceiver, and nothing else', async () => {
+    const pid = (await b.observe()).receiver?.pid;
+    assert.ok(pid, 'walreceiver pid observed');
+    assert.equal(await b.restartWalReceiver(process.pid), false, 'not a walreceiver');
+    assert.equal(await a.restartWalReceiver(pid), false, "not a child of a's postmaster");
+    assert.equal(await b.restartWalReceiver(pid), true);
+    await waitFor('a new walreceiver streaming', 15_000, async () => {
+      const r = (await b.observe()).receiver;
+      return r?.status === 'streaming' && r.pid !== pid;
+    });
+  });
+
   it('fails over to b and rejoins a with pg_rewind', async () => {
     await a.stop('immediate', 5_000);
     assert.equal(await a.postmasterPid(), null);
@@ -187,6 +201,11 @@ describe('PostgresControl (real PostgreSQL 15)', { timeout: 120_000 }, () => {
     const ob = await b.observe();
     assert.equal(ob.inRecovery, false);
     assert.equal(ob.timeline, 2);
+    const history = parseTimelineHistory((await b.timelineHistory(2)) ?? '');
+    assert.equal(history.length, 1);
+    assert.equal(history[0]?.tli, 1);
+    assert.ok(compareLsn(history[0]!.switchLsn, ob.currentLsn) <= 0, 'timeline 1 ended before where b writes now');
+    assert.equal(await b.timelineHistory(7), null);
     assert.equal((await sql(cfgB, 'SELECT count(*)::int AS n FROM acked')).rows[0]?.n, 1, 'acknowledged row survived');
     await b.writeDynamicConfig({ kind: 'primary', syncStandbys: [] });
     await b.reload();
