@@ -190,7 +190,8 @@ export class AgentExecutor {
       case 'restart-walreceiver': {
         this.activity = step.why;
         this.state.mem.walReceiverRestartedAt = performance.now();
-        if (await this.pg.restartWalReceiver(step.pid)) this.event('info', `${this.config.name}: ${step.why}`);
+        const pid = await this.pg.restartWalReceiver();
+        if (pid !== null) this.event('info', `${this.config.name}: ${step.why} (pid ${pid})`);
         return;
       }
       case 'checkpoint':

@@ -32,8 +32,6 @@ export interface PgObservation {
     senderHost: string | null;
     senderPort: number | null;
     receivedTli: number | null;
-    /** The walreceiver's pid (to restart one stuck connecting). */
-    pid?: number | null;
   } | null;
   /** Names of physical replication slots present. */
   slots: string[];
@@ -50,10 +48,11 @@ export interface ControlData {
 
 export interface PgControl {
   /**
-   * SIGTERM our postgres' walreceiver `pid` (verified: a child of our postmaster titled
-   * walreceiver); the startup process starts a new one at once. False if it is not ours.
+   * SIGTERM our postgres' walreceiver (found as the child of our postmaster titled walreceiver;
+   * pg_stat_wal_receiver shows no pid until it has connected); the startup process starts a new
+   * one at once. Returns the pid signalled, or null when there was none.
    */
-  restartWalReceiver(pid: number): Promise<boolean>;
+  restartWalReceiver(): Promise<number | null>;
   /** The text of pg_wal/<tli>.history, or null when there is none. */
   timelineHistory(tli: number): Promise<string | null>;
   /** Data directory exists and holds PG_VERSION. */

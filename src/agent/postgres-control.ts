@@ -272,20 +272,21 @@ export class PostgresControl implements PgControl {
     await this.writeDynamicConfig({ kind: 'standby', upstream: from });
   }
 
-  async restartWalReceiver(pid: number): Promise<boolean> {
+  async restartWalReceiver(): Promise<number | null> {
     const postmaster = await this.postmasterPid();
-    if (postmaster === null || !Number.isInteger(pid) || pid <= 0) return false;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
-    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")".
-    const ppid = stat === null ? NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid !== postmaster || cmdline === null || !cmdline.includes('walreceiver')) return false;
-    try {
-      process.kill(pid, 'SIGTERM');
-      return true;
-    } catch {
-      return false;
+    if (postmaster === null) return null;
+    const children = await readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').catch(() => '');
+    for (const pid of children.split(/\s+/).filter(Boolean).map(Number)) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.startsWith('postgres: ') || !cmdline.includes('walreceiver')) continue;
+      try {
+        process.kill(pid, 'SIGTERM');
+        return pid;
+      } catch {
+        return null;
+      }
     }
+    return null;
   }
 
   async timelineHistory(tli: number): Promise<string | null> {
@@ -650,7 +651,7 @@ SELECT r.rec AS in_recovery,
       'replayLagMs', (extract(epoch FROM replay_lag) * 1000)::float8)
       ORDER BY application_name), '[]'::json)
      FROM pg_stat_replication) AS replication,
-  (SELECT row_to_json(w) FROM (SELECT pid, status, sender_host, sender_port, received_tli
+  (SELECT row_to_json(w) FROM (SELECT status, sender_host, sender_port, received_tli
      FROM pg_stat_wal_receiver) w) AS receiver,
   (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
      FROM pg_replication_slots WHERE slot_type = 'physical') AS slots
@@ -667,7 +668,7 @@ interface ObserveRow {
   system_id: string;
   sync_names: string;
   replication: ReplicationPeer[];
-  receiver: { pid: number | null; status: string; sender_host: string | null; sender_port: number | null; received_tli: number | null } | null;
+  receiver: { status: string; sender_host: string | null; sender_port: number | null; received_tli: number | null } | null;
   slots: string[];
 }
 
@@ -678,7 +679,6 @@ function toObservation(row: ObserveRow): PgObservation {
         senderHost: row.receiver.sender_host,
         senderPort: row.receiver.sender_port,
         receivedTli: row.receiver.received_tli,
-        pid: row.receiver.pid,
       }
     : null;
   // On a primary the checkpoint's timeline is stale right after promotion; the WAL file name is not.

@@ -77,7 +77,7 @@ export type Step =
   | { kind: 'ensure-roles' }
   | { kind: 'sync-slots'; slots: string[] }
   | { kind: 'checkpoint'; switchoverId: string; why: string }
-  | { kind: 'restart-walreceiver'; pid: number; why: string };
+  | { kind: 'restart-walreceiver'; why: string };
 
 /**
  * A walreceiver that is not streaming although the primary has been healthy and reachable for
@@ -183,12 +183,6 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (i.upstreamHealthy && i.upstreamDiverged) {
     return { kind: 'stop', mode: 'fast', why: `replayed past the point where ${upstream.name}'s timeline forked off ours: rewinding`, thenRewind: true };
   }
-  const r = local.obs.receiver;
-  const reachableSince = Math.max(mem.repointedAt, mem.upstreamHealthySince ?? Infinity);
-  if (i.upstreamHealthy && r !== null && r.pid != null && r.status !== 'streaming' &&
-      i.now - reachableSince > WALRECEIVER_STUCK_MS && i.now - (mem.walReceiverRestartedAt ?? -Infinity) > WALRECEIVER_RESTART_INTERVAL_MS) {
-    return { kind: 'restart-walreceiver', pid: r.pid, why: `walreceiver ${r.status} for more than ${WALRECEIVER_STUCK_MS} ms while ${upstream.name} is reachable: restarting it` };
-  }
   // Measured from the latest of re-pointing, the last moment we streamed and the moment the
   // primary became healthy and reachable again: a standby whose stream just broke because the
   // primary died must stay up (it may be the one to promote), and one that was cut off gets the
@@ -196,6 +190,9 @@ function reconcileStandby(i: ReconcileInput): Step {
   const since = Math.max(mem.repointedAt, mem.streamingAt, mem.upstreamHealthySince ?? 0);
   if (i.upstreamHealthy && i.now - since > i.rejoinTimeoutMs) {
     return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} for ${i.rejoinTimeoutMs} ms while it is healthy: rewinding`, thenRewind: true };
+  }
+  if (i.upstreamHealthy && i.now - since > WALRECEIVER_STUCK_MS && i.now - (mem.walReceiverRestartedAt ?? -Infinity) > WALRECEIVER_RESTART_INTERVAL_MS) {
+    return { kind: 'restart-walreceiver', why: `not streaming ${WALRECEIVER_STUCK_MS} ms after ${upstream.name} became reachable (walreceiver ${local.obs.receiver?.status ?? 'absent'}): restarting the walreceiver` };
   }
   return { kind: 'wait', why: `re-pointing to ${upstream.name}` };
 }
