@@ -10,7 +10,7 @@ import type { PostgresState, RejoinRecord, TimelineSwitch } from '../domain/type
 import type { AgentState } from './agent.js';
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
 import { upstreamKey, type LocalState, type Step } from './reconcile.js';
-import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory } from './timeline.js';
+import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory, walRemovedOnUpstream } from './timeline.js';
 
 type EventFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -47,6 +47,9 @@ export class AgentExecutor {
   downSince: number | null = null;
   private expectRunning = false;
   private busy: PostgresState | null = null;
+  /** Running standby, not streaming: did its newest streaming attempt find the WAL removed? */
+  private walRemoved = false;
+  private walRemovedCheckedAt = 0;
   /** As primary: the newest entries of our timeline's history file (read once per timeline). */
   private history: { tli: number; entries: TimelineSwitch[] } | null = null;
   private controlReadAt = 0;
@@ -66,6 +69,7 @@ export class AgentExecutor {
       obs: this.obs,
       control: this.control,
       standbySignal: this.hasData && existsSync(join(this.config.dataDir, 'standby.signal')),
+      walRemovedOnUpstream: this.walRemoved,
     };
   }
 
@@ -118,6 +122,12 @@ export class AgentExecutor {
         this.controlReadAt = now;
       }
     }
+    // A standby that is not streaming: look (once a second) at why its last attempt failed.
+    if (pid === null || obs?.inRecovery === false || obs?.receiver?.status === 'streaming') this.walRemoved = false;
+    else if (now - this.walRemovedCheckedAt >= 1000) {
+      this.walRemovedCheckedAt = now;
+      this.walRemoved = walRemovedOnUpstream(await this.pg.logEnd(32_768));
+    }
     if (obs !== null && !obs.inRecovery && obs.timeline > 1 && this.history?.tli !== obs.timeline) {
       const text = await this.pg.timelineHistory(obs.timeline).catch(() => null);
       if (text !== null) this.history = { tli: obs.timeline, entries: parseTimelineHistory(text).slice(-PUBLISHED_HISTORY_ENTRIES) };
@@ -158,11 +168,12 @@ export class AgentExecutor {
           if (step.why.startsWith('fencing')) {
             this.fenced = true;
             this.event('error', `${this.config.name}: ${step.why}; stopping postgres`);
-          } else if (step.thenRewind && this.obs?.inRecovery === true) {
+          } else if ((step.thenRewind || step.thenClone) && this.obs?.inRecovery !== false) {
             this.event('info', `${this.config.name}: ${step.why}`);
           }
           await this.pg.stop(step.mode, STOP_TIMEOUT_MS);
           if (step.thenRewind) this.state.mem.needsRewind = true;
+          if (step.thenClone) this.state.mem.needsClone = true;
           this.control = await this.pg.controlData().catch(() => null);
           this.controlReadAt = performance.now();
           this.pgState = 'stopped';
@@ -230,6 +241,7 @@ export class AgentExecutor {
     await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
     await this.configureStandby(from);
     this.state.mem.needsRewind = false;
+    this.state.mem.needsClone = false;
     this.state.mem.streamedTli = null;
     this.rejoin = { ...this.rejoin, result: 'ok' };
     this.event('info', `${this.config.name}: cloned from ${from.name} with pg_basebackup (${why})`);

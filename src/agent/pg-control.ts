@@ -53,6 +53,8 @@ export interface PgControl {
    * one at once. Returns the pid signalled, or null when there was none.
    */
   restartWalReceiver(): Promise<number | null>;
+  /** The last `bytes` of this postgres' log file ('' when there is none). */
+  logEnd(bytes: number): Promise<string>;
   /** The text of pg_wal/<tli>.history, or null when there is none. */
   timelineHistory(tli: number): Promise<string | null>;
   /** Data directory exists and holds PG_VERSION. */

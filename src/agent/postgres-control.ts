@@ -2,7 +2,7 @@
 // owns the configuration files (pure renderers in pg-config.ts) and talks SQL with `pg`.
 // Modes of the local postgres: absent -> initdb|basebackup -> stopped <-> running; a stopped
 // former primary rejoins with rewind (or a fresh basebackup).
-import { chown, chmod, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { chown, chmod, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -358,8 +358,23 @@ export class PostgresControl implements PgControl {
   }
 
   private async logTail(): Promise<string> {
-    const text = await readFile(this.logFile, 'utf8').catch(() => '');
-    return tail(text.slice(-16_384), 15);
+    return tail(await this.logEnd(16_384), 15);
+  }
+
+  async logEnd(bytes: number): Promise<string> {
+    let fh: Awaited<ReturnType<typeof open>> | null = null;
+    try {
+      fh = await open(this.logFile, 'r');
+      const size = (await fh.stat()).size;
+      const len = Math.min(size, bytes);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } catch {
+      return '';
+    } finally {
+      await fh?.close();
+    }
   }
 
   private async waitReady(timeoutMs: number, exited: () => string | null): Promise<void> {

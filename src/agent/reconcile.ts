@@ -18,6 +18,8 @@ export interface LocalState {
   control: ControlData | null;
   /** standby.signal is present: the data directory is a standby's (fresh clones included). */
   standbySignal: boolean;
+  /** A running standby's newest streaming attempt failed: the primary removed the WAL it needs. */
+  walRemovedOnUpstream?: boolean;
 }
 
 export interface AgentMemory {
@@ -26,6 +28,8 @@ export interface AgentMemory {
   nextStartAt: number;
   /** Set when this member must be rewound before it can follow the primary. */
   needsRewind: boolean;
+  /** Set when this member must be cloned afresh (the primary no longer has the WAL it needs). */
+  needsClone?: boolean;
   /** Upstream "host:port" our ballast-dynamic.conf points at, or null. */
   configuredUpstream: string | null;
   /** Agent clock when we last re-pointed to the current upstream. */
@@ -70,7 +74,7 @@ export type Step =
   | { kind: 'basebackup'; from: Upstream; why: string }
   | { kind: 'rewind'; from: Upstream; why: string }
   | { kind: 'start'; role: 'primary' | 'standby' | 'as-is'; why: string }
-  | { kind: 'stop'; mode: 'fast' | 'immediate'; why: string; thenRewind: boolean }
+  | { kind: 'stop'; mode: 'fast' | 'immediate'; why: string; thenRewind: boolean; thenClone?: boolean }
   | { kind: 'promote' }
   | { kind: 'configure-primary'; syncStandbys: MemberName[] }
   | { kind: 'configure-standby'; upstream: Upstream }
@@ -166,7 +170,14 @@ function reconcileStandby(i: ReconcileInput): Step {
   if (local.running && local.obs?.inRecovery === false) {
     return { kind: 'stop', mode: 'fast', why: `the view names ${i.view!.primary} primary: demoting this former primary`, thenRewind: true };
   }
+  if (local.running && local.obs?.inRecovery !== false && local.walRemovedOnUpstream && upstream && i.upstreamHealthy) {
+    return { kind: 'stop', mode: 'fast', why: `${upstream.name} has already removed WAL this standby needs: cloning afresh`, thenRewind: false, thenClone: true };
+  }
   if (!local.running) {
+    if (mem.needsClone) {
+      if (!upstream || !i.upstreamHealthy) return { kind: 'wait', why: 'must clone afresh; waiting for a healthy primary' };
+      return { kind: 'basebackup', from: upstream, why: 'the primary no longer has the WAL this member needs' };
+    }
     if (i.now < mem.nextStartAt) return { kind: 'wait', why: `restart back-off (attempt ${mem.restartAttempts})` };
     const wasPrimary = !local.standbySignal;
     if (mem.needsRewind || wasPrimary) {

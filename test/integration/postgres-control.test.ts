@@ -13,7 +13,7 @@ import {
 import { CommandFailedError } from '../../src/domain/errors.js';
 import { PostgresControl } from '../../src/agent/postgres-control.js';
 import { slotName, type Upstream } from '../../src/agent/pg-control.js';
-import { parseTimelineHistory } from '../../src/agent/timeline.js';
+import { parseTimelineHistory, walRemovedOnUpstream } from '../../src/agent/timeline.js';
 import { compareLsn } from '../../src/domain/lsn.js';
 import { freePorts } from '../../src/testkit/ports.js';
 import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
@@ -191,6 +191,9 @@ describe('PostgresControl (real PostgreSQL 15)', { timeout: 120_000 }, () => {
       const again = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       return !again.includes('walreceiver');
     });
+    const end = await b.logEnd(4096);
+    assert.ok(end.length <= 4096 && end.includes('started streaming WAL from primary'), 'the end of its log shows the new stream');
+    assert.equal(walRemovedOnUpstream(end), false);
   });
 
   it('fails over to b and rejoins a with pg_rewind', async () => {
