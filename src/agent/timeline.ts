@@ -33,6 +33,8 @@ export function parseTimelineHistory(text: string): TimelineSwitch[] {
  * decides ("requested WAL segment ... has already been removed": yes; a "started streaming"
  * that no error followed, or a server start: no). Such a standby can never catch up by
  * streaming (e.g. after a pg_rewind whose divergence point the source has recycled since).
+ * Members restore no WAL from an archive (no restore_command) today; once they do, this must
+ * also ask whether recovery still progresses from the archive before a re-clone is chosen.
  */
 export function walRemovedOnUpstream(logTail: string): boolean {
   const lines = logTail.split('\n');
