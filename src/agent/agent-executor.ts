@@ -281,6 +281,9 @@ export class AgentExecutor {
       // (a 'crashed' primary down for primaryRestartTimeoutMs is failed over).
       this.pgState = 'starting';
       this.fenced = false;
+      // A standby that just came up gets its time to connect: the walreceiver-restart and rejoin
+      // timers count from now, not from when it was configured before a slow start.
+      if (step.role !== 'primary') this.state.mem.repointedAt = performance.now();
     } catch (e) {
       this.expectRunning = false;
       const m = this.state.mem;
