@@ -190,9 +190,24 @@ export class TestCluster {
   }
 
   /** Acknowledged writes missing on `member` (read directly from it). */
+  /**
+   * Acknowledged ids missing on `member`. Its postgres may be restarting right after a fault
+   * (e.g. a fenced primary starting again once etcd is back): connection failures are retried
+   * for up to 30 s; a query that runs decides.
+   */
   async missingOn(member: string, acked: Ack[]): Promise<number[]> {
-    const rows = await this.query<{ id: string }>(member, `SELECT id FROM ${WRITES_TABLE}`);
-    return missingAcks(acked, rows.map((r) => r.id));
+    const end = performance.now() + 30_000;
+    for (;;) {
+      try {
+        const rows = await this.query<{ id: string }>(member, `SELECT id FROM ${WRITES_TABLE}`);
+        return missingAcks(acked, rows.map((r) => r.id));
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        const transient = code === 'ECONNREFUSED' || code === '57P03' || /starting up|shutting down|Connection terminated/i.test((e as Error).message);
+        if (!transient || performance.now() > end) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /** Pids of one member's "host": its agent, its postmaster and the postmaster's children. */
