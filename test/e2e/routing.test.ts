@@ -88,7 +88,9 @@ test('up prints rw/ro through PgBouncer and the direct URI; rw reaches the prima
   const rw = await probe('rw');
   assert.deepEqual(rw, { rec: false, port: primary.port });
   const standbyPorts = d.members.filter((m) => m.role !== 'primary').map((m) => m.port);
-  const ro = await until('ro to reach a standby', 10_000, async () => {
+  // 30 s: twice in five clean-clone runs on 2026-12-06 no standby passed /replica within 10 s
+  // of a healthy cluster (cause not found yet; see the closing note of that session).
+  const ro = await until('ro to reach a standby', 30_000, async () => {
     const r = await probe('ro');
     return r.rec ? r : null;
   });
