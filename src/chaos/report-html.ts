@@ -1,7 +1,8 @@
 // The run's report as one self-contained HTML page (inline SVG, no scripts, no external
 // files): a timeline of faults, each member's role (from the observer) and writability (from
 // its prober), each standby's replay lag (from its agent's status), acknowledged and failed
-// writes per second; then the checker's verdict and the outage after each fault. Pure: report + history in, text out.
+// writes per second; then the checker's verdict, the outage per fault kind and after each
+// fault. Pure: report + history in, text out.
 import type { ChaosReport } from './harness.js';
 import type { History, ObserveSample, ProbeRecord } from './history.js';
 
@@ -30,17 +31,26 @@ export function probeSpans(probes: ProbeRecord[], member: string): Span[] {
   return out;
 }
 
-export function roleSpans(obs: ObserveSample[], member: string, end: number): Span[] {
-  const out: Span[] = [];
+/**
+ * Each observer sample holds from its time to the next sample's (the last one to `end`); runs
+ * of adjacent samples with the same key merge into one span; samples keyed null are left out.
+ */
+function sampleSpans<K>(obs: ObserveSample[], end: number, keyOf: (s: ObserveSample) => K | null): { from: number; to: number; key: K }[] {
+  const out: { from: number; to: number; key: K }[] = [];
   const sorted = [...obs].sort((a, b) => a.t - b.t);
   sorted.forEach((s, i) => {
+    const key = keyOf(s);
+    if (key === null) return;
     const to = sorted[i + 1]?.t ?? end;
-    const key = s.ok ? (s.roles[member] ?? 'down') : 'unknown';
     const last = out[out.length - 1];
-    if (last && last.key === key) last.to = to;
+    if (last && last.key === key && last.to === s.t) last.to = to;
     else out.push({ from: s.t, to, key });
   });
   return out;
+}
+
+export function roleSpans(obs: ObserveSample[], member: string, end: number): Span[] {
+  return sampleSpans(obs, end, (s) => (s.ok ? (s.roles[member] ?? 'down') : 'unknown'));
 }
 
 export interface LagSpan {
@@ -51,17 +61,7 @@ export interface LagSpan {
 
 /** A member's replay lag over time, from the observer's samples (only where it was known). */
 export function lagSpans(obs: ObserveSample[], member: string, end: number): LagSpan[] {
-  const out: LagSpan[] = [];
-  const sorted = [...obs].sort((a, b) => a.t - b.t);
-  sorted.forEach((s, i) => {
-    const bytes = s.ok ? s.lagBytes[member] : null;
-    if (bytes === null || bytes === undefined) return;
-    const to = sorted[i + 1]?.t ?? end;
-    const last = out[out.length - 1];
-    if (last && last.bytes === bytes && last.to === s.t) last.to = to;
-    else out.push({ from: s.t, to, bytes });
-  });
-  return out;
+  return sampleSpans(obs, end, (s) => (s.ok ? (s.lagBytes[member] ?? null) : null)).map(({ from, to, key }) => ({ from, to, bytes: key }));
 }
 
 function formatBytes(b: number): string {
