@@ -218,9 +218,8 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
     }
     case 'etcd-quorum-loss': {
       const [keep, ...lose] = [...ETCD_HOSTS].sort(() => rng.next() - 0.5);
-      const ids: number[] = [];
-      for (const h of lose) ids.push(await ctx.addCuts(isolationCuts(h, allHosts())));
-      return { target: `etcd hosts ${lose.join(', ')} isolated (only ${keep} reachable: no quorum)`, notes: [], heal: async () => { for (const id of ids) await ctx.removeCuts(id); } };
+      const id = await ctx.addCuts(isolationCuts(lose, allHosts()));
+      return { target: `etcd hosts ${lose.join(', ')} isolated (only ${keep} reachable: no quorum)`, notes: [], heal: () => ctx.removeCuts(id) };
     }
     case 'disk-full-primary': {
       const m = ctx.primary();
@@ -252,8 +251,7 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const p = ctx.primary();
       const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
       await sleep(Math.max(2000, step.holdMs / 2));
-      const both = [...isolationCuts(hostOfMember(p), allHosts()), ...isolationCuts(hostOfMember(sync), allHosts())];
-      const idP = await ctx.addCuts(both.filter((c, i) => both.findIndex((d) => d.from === c.from && d.to === c.to) === i));
+      const idP = await ctx.addCuts(isolationCuts([hostOfMember(p), hostOfMember(sync)], allHosts()));
       const effectiveAt = Date.now();
       await ctx.removeCuts(idA);
       await sleep(3000);

@@ -171,9 +171,12 @@ export function renderChaosTable(host: string, ipOf: (h: string) => string, cuts
   return `${lines.join('\n')}\n`;
 }
 
-/** Cuts that isolate `host` from every other host, both ways. */
-export function isolationCuts(host: string, all: string[]): Cut[] {
-  return all.filter((o) => o !== host).flatMap((o) => [{ from: host, to: o }, { from: o, to: host }]);
+/** Cuts that isolate each of `hosts` from every other host (each other included), both ways, each link once. */
+export function isolationCuts(hosts: string | string[], all: string[]): Cut[] {
+  const group = typeof hosts === 'string' ? [hosts] : hosts;
+  // Outbound from every isolated host; inbound only from hosts outside the group (a link inside
+  // it is already cut outbound from both of its ends).
+  return group.flatMap((h) => all.filter((o) => o !== h).flatMap((o) => (group.includes(o) ? [{ from: h, to: o }] : [{ from: h, to: o }, { from: o, to: h }])));
 }
 
 /** One-way loss: everything `from` sends to `to` (each of them) is dropped; the reverse flows. */

@@ -28,6 +28,16 @@ test('renderChaosTable: isolation drops every peer both ways, keeps loopback', (
   assert.match(renderChaosTable('p2', ipOf, cuts), /ip saddr \{ 10\.213\.0\.11 \} drop[\s\S]*ip daddr \{ 10\.213\.0\.11 \} drop/);
 });
 
+test('isolationCuts of a group: every link of each member cut both ways, each once', () => {
+  const all = ['e1', 'p1', 'p2', 'p3'];
+  const cuts = isolationCuts(['p1', 'p2'], all);
+  const keys = cuts.map((c) => `${c.from}>${c.to}`).sort();
+  assert.equal(new Set(keys).size, keys.length, 'no duplicates');
+  const want = ['e1>p1', 'e1>p2', 'p1>e1', 'p1>p2', 'p1>p3', 'p2>e1', 'p2>p1', 'p2>p3', 'p3>p1', 'p3>p2'];
+  assert.deepEqual(keys, want);
+  assert.deepEqual(isolationCuts(['p1'], all), isolationCuts('p1', all));
+});
+
 test('renderChaosTable: one-way loss is one-directional', () => {
   const cuts = oneWayCuts('p1', ['p2']);
   const sender = renderChaosTable('p1', ipOf, cuts);
