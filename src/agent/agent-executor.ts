@@ -10,7 +10,8 @@ import type { PostgresState, RejoinRecord, TimelineSwitch } from '../domain/type
 import type { AgentState } from './agent.js';
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
 import { upstreamKey, type LocalState, type Step } from './reconcile.js';
-import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory, walRemovedOnUpstream } from './timeline.js';
+import { walRemovedOnUpstream } from './pg-log.js';
+import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory } from './timeline.js';
 
 type EventFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 

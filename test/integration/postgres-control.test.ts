@@ -13,7 +13,8 @@ import {
 import { CommandFailedError } from '../../src/domain/errors.js';
 import { PostgresControl } from '../../src/agent/postgres-control.js';
 import { slotName, type Upstream } from '../../src/agent/pg-control.js';
-import { parseTimelineHistory, walRemovedOnUpstream } from '../../src/agent/timeline.js';
+import { walRemovedOnUpstream } from '../../src/agent/pg-log.js';
+import { parseTimelineHistory } from '../../src/agent/timeline.js';
 import { compareLsn } from '../../src/domain/lsn.js';
 import { freePorts } from '../../src/testkit/ports.js';
 import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
