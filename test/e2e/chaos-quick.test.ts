@@ -13,13 +13,13 @@ import { PG_HOSTS, memberOfHost } from '../../src/chaos/deploy.js';
 import { runChaos, type ChaosReport } from '../../src/chaos/harness.js';
 import { readHistory } from '../../src/chaos/history.js';
 import { listNamespaces, nsPrefix } from '../../src/chaos/netns.js';
-import { findScenario } from '../../src/chaos/scenarios.js';
+import { findScenario, type Scenario } from '../../src/chaos/scenarios.js';
 import { makeTempDir, removeTempDir } from '../../src/testkit/tmp.js';
 
 const isRoot = process.getuid?.() === 0;
 
 /** Run a named scenario in a fresh temporary directory; `why` explains a failed assertion. */
-async function runNamed(name: string, dir: string): Promise<{ report: ChaosReport; why: () => string }> {
+async function runNamed(name: string, dir: string): Promise<{ report: ChaosReport; scenario: Scenario; why: () => string }> {
   const lines: string[] = [];
   const scenario = findScenario(name);
   assert.ok(scenario);
@@ -34,14 +34,13 @@ async function runNamed(name: string, dir: string): Promise<{ report: ChaosRepor
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${dir}/`));
   assert.deepEqual(mounts, [], 'mounts left behind');
   assert.deepEqual(report.teardown?.failed, [], why());
-  return { report, why };
+  return { report, scenario, why };
 }
 
 test('chaos quick run: no acknowledged write lost, never two writable members, nothing left behind', { skip: !isRoot && 'needs root', timeout: 240_000 }, async () => {
   const dir = await makeTempDir('ballast-chaos-');
   try {
-    const { report, why } = await runNamed('quick', dir);
-    const scenario = findScenario('quick')!;
+    const { report, scenario, why } = await runNamed('quick', dir);
     assert.ok(report.check, why());
     assert.equal(report.check.lost.length, 0, why());
     assert.equal(report.check.duplicated.length, 0, why());
