@@ -54,6 +54,8 @@ export class AgentExecutor {
   /** As primary: the newest entries of our timeline's history file (read once per timeline). */
   private history: { tli: number; entries: TimelineSwitch[] } | null = null;
   private controlReadAt = 0;
+  /** Was the newest WAL archive attempt failing at the last observation (null: unknown)? */
+  private archiveFailing: boolean | null = null;
 
   constructor(
     private readonly config: AgentConfig,
@@ -101,6 +103,7 @@ export class AgentExecutor {
     this.hasData = hasData;
     this.pid = pid;
     this.obs = obs;
+    this.noteArchiving(obs);
     if (this.pid === null && this.expectRunning) {
       this.expectRunning = false;
       const m = this.state.mem;
@@ -139,6 +142,19 @@ export class AgentExecutor {
     } else if (this.state.view?.primary != null && !(this.state.view.switchover?.phase === 'stopping' && this.state.view.switchover.from === this.config.name)) {
       this.downSince ??= now;
     }
+  }
+
+  /** An event when WAL archiving starts failing, and when it works again. */
+  private noteArchiving(obs: PgObservation | null): void {
+    const a = obs?.archiver;
+    if (!a || a.mode === 'off') return;
+    const failing = a.lastFailedAt !== null && (a.lastArchivedAt === null || a.lastFailedAt > a.lastArchivedAt);
+    if (failing && this.archiveFailing !== true) {
+      this.event('error', `${this.config.name}: WAL archiving is failing (archive_command failed for ${a.lastFailedWal ?? '?'}); writes continue, unarchived WAL accumulates in pg_wal and point-in-time recovery past ${a.lastArchivedWal ?? 'the last archived segment'} is not possible until it recovers (code archive-failing)`);
+    } else if (!failing && this.archiveFailing === true) {
+      this.event('info', `${this.config.name}: WAL archiving works again (archived ${a.lastArchivedWal ?? '?'}) (code archive-recovered)`);
+    }
+    this.archiveFailing = failing;
   }
 
   /** Lifecycle to publish: a running step wins over the observed state. */

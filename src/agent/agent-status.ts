@@ -1,5 +1,6 @@
 // Builds the MemberStatus an agent publishes (pure given its inputs).
 import { performance } from 'node:perf_hooks';
+import { archiveStatusOf } from '../domain/archive.js';
 import { lsnDiff } from '../domain/lsn.js';
 import type { MemberStatus } from '../domain/types.js';
 import type { AgentExecutor } from './agent-executor.js';
@@ -51,6 +52,7 @@ export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boo
     restartAttempts: state.mem.restartAttempts,
     downForMs: exec.downSince !== null ? Math.round(now - exec.downSince) : null,
     rejoin: exec.rejoin,
+    archive: obs?.archiver ? archiveStatusOf(obs.archiver, primary ? obs.currentLsn : null, Date.now()) : null,
     activity: exec.activity,
     lastError: exec.lastError,
   };

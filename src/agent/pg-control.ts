@@ -1,5 +1,6 @@
 // The agent's adapter to its local PostgreSQL: processes, files and SQL.
 // Real implementation: postgres-control.ts (runs binaries as the OS user, talks SQL with `pg`).
+import type { ArchiverFacts } from '../domain/archive.js';
 import type { LsnText, MemberName, ReplicationPeer } from '../domain/types.js';
 
 /** Where the upstream primary is, for primary_conninfo, pg_basebackup and pg_rewind. */
@@ -35,6 +36,8 @@ export interface PgObservation {
   } | null;
   /** Names of physical replication slots present. */
   slots: string[];
+  /** pg_stat_archiver and archive_mode (absent from fakes that predate archiving). */
+  archiver?: ArchiverFacts;
 }
 
 /** pg_controldata facts used to decide how to rejoin. */

@@ -26,6 +26,7 @@ import type { ControlData, PgControl, PgObservation, Upstream } from './pg-contr
 import { resolveRunIdentity, runCommand, spawnDetached, tail, type OsIdentity, type RunOptions } from './run-as.js';
 import { scramVerifier, scramVerifierMatches } from './scram.js';
 import { ensureWaitForLsn } from './read-your-writes.js';
+import { memberArchiveParameters, memberBackupPaths, renderMemberBackupConf } from './pg-archive.js';
 
 export interface PostgresControlOptions {
   basebackupTimeoutMs?: number;
@@ -61,7 +62,7 @@ export class PostgresControl implements PgControl {
     return runCommand(this.bin(tool), args, {
       identity: this.identity,
       cwd: this.config.runDir,
-      redact: [this.secrets.superuserPassword, this.secrets.replicationPassword, this.secrets.appPassword],
+      redact: [this.secrets.superuserPassword, this.secrets.replicationPassword, this.secrets.appPassword, this.secrets.repoCipherPass ?? ''],
       ...opts,
     });
   }
@@ -105,6 +106,12 @@ export class PostgresControl implements PgControl {
         { user: SUPERUSER, password: this.secrets.superuserPassword },
       ]),
     );
+    const backupConf = renderMemberBackupConf(this.config, this.secrets);
+    if (backupConf !== null) {
+      const p = memberBackupPaths(this.config.runDir);
+      for (const d of [dirname(p.spool), p.spool, p.log, p.lock]) await this.ensureDir(d, 0o700);
+      await this.writeOwned(p.conf, backupConf);
+    }
   }
 
   /** Empty data directory with mode 0700 owned by the OS user. */
@@ -152,7 +159,8 @@ export class PostgresControl implements PgControl {
       host: this.config.host,
       port: this.config.port,
       runDir: this.config.runDir,
-      pgParameters: this.config.pgParameters,
+      // Archiving first, so an operator's pgParameters can still override a value.
+      pgParameters: { ...memberArchiveParameters(this.config), ...this.config.pgParameters },
     }));
     await this.writeOwned(join(d, 'pg_hba.conf'), renderPgHba());
     await this.writeOwned(join(d, 'pg_ident.conf'), renderPgIdent(osUsers));
@@ -669,7 +677,15 @@ SELECT r.rec AS in_recovery,
   (SELECT row_to_json(w) FROM (SELECT status, sender_host, sender_port, received_tli
      FROM pg_stat_wal_receiver) w) AS receiver,
   (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
-     FROM pg_replication_slots WHERE slot_type = 'physical') AS slots
+     FROM pg_replication_slots WHERE slot_type = 'physical') AS slots,
+  current_setting('archive_mode') AS archive_mode,
+  (SELECT row_to_json(a) FROM (SELECT archived_count, last_archived_wal, failed_count, last_failed_wal,
+      (extract(epoch FROM last_archived_time) * 1000)::float8 AS last_archived_ms,
+      (extract(epoch FROM last_failed_time) * 1000)::float8 AS last_failed_ms
+     FROM pg_stat_archiver) a) AS archiver,
+  (SELECT row_to_json(w) FROM (SELECT count(*)::int AS n, min(name) AS oldest,
+      (extract(epoch FROM min(modification)) * 1000)::float8 AS oldest_ms
+     FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}(\\.partial)?\\.ready$') w) AS ready
 FROM (SELECT pg_is_in_recovery() AS rec) r`;
 
 interface ObserveRow {
@@ -685,6 +701,12 @@ interface ObserveRow {
   replication: ReplicationPeer[];
   receiver: { status: string; sender_host: string | null; sender_port: number | null; received_tli: number | null } | null;
   slots: string[];
+  archive_mode: string;
+  archiver: {
+    archived_count: number; last_archived_wal: string | null; failed_count: number; last_failed_wal: string | null;
+    last_archived_ms: number | null; last_failed_ms: number | null;
+  } | null;
+  ready: { n: number; oldest: string | null; oldest_ms: number | null } | null;
 }
 
 function toObservation(row: ObserveRow): PgObservation {
@@ -719,5 +741,17 @@ function toObservation(row: ObserveRow): PgObservation {
     })),
     receiver,
     slots: row.slots,
+    archiver: {
+      mode: row.archive_mode,
+      archivedCount: Number(row.archiver?.archived_count ?? 0),
+      lastArchivedWal: row.archiver?.last_archived_wal ?? null,
+      lastArchivedAt: row.archiver?.last_archived_ms == null ? null : Math.round(row.archiver.last_archived_ms),
+      failedCount: Number(row.archiver?.failed_count ?? 0),
+      lastFailedWal: row.archiver?.last_failed_wal ?? null,
+      lastFailedAt: row.archiver?.last_failed_ms == null ? null : Math.round(row.archiver.last_failed_ms),
+      oldestReady: row.ready?.oldest ? row.ready.oldest.replace(/\.ready$/, '') : null,
+      oldestReadyAt: row.ready?.oldest_ms == null ? null : Math.round(row.ready.oldest_ms),
+      readyCount: row.ready?.n ?? 0,
+    },
   };
 }

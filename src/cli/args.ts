@@ -4,12 +4,12 @@ import { InvalidInputError } from '../domain/errors.js';
 import { NAME_PATTERN } from '../domain/types.js';
 import type { ReadPoolFlags } from '../local/prepare.js';
 
-export function parseDir(value: string | undefined): string {
-  if (value === undefined || value === '') throw new InvalidInputError('--dir is required');
+export function parseDir(value: string | undefined, flag = '--dir'): string {
+  if (value === undefined || value === '') throw new InvalidInputError(`${flag} is required`);
   if (!isAbsolute(value)) {
-    throw new InvalidInputError(`--dir must be an absolute path (got ${JSON.stringify(value)}), e.g. /tmp/ballast or /var/lib/ballast`);
+    throw new InvalidInputError(`${flag} must be an absolute path (got ${JSON.stringify(value)}), e.g. /tmp/ballast or /var/lib/ballast`);
   }
-  if (value.includes('\0')) throw new InvalidInputError('--dir contains a NUL byte');
+  if (value.includes('\0')) throw new InvalidInputError(`${flag} contains a NUL byte`);
   const n = normalize(value);
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }

@@ -1,5 +1,6 @@
 // Pure views of a cluster snapshot for `ballast status` (and the readiness wait of `up`).
 import type { ClusterSnapshot } from '../store/store.js';
+import type { ArchiveStatus } from '../domain/archive.js';
 import type { DisplayRole, MemberName, MemberStatus, PostgresState, RejoinRecord } from '../domain/types.js';
 import { describeRouters, renderRouters, type RouterDescription } from './describe-routers.js';
 import { renderTable } from './describe-table.js';
@@ -28,6 +29,20 @@ export interface MemberDescription {
   activity: string;
   rejoin: RejoinRecord | null;
   lastError: string | null;
+  /** WAL archiving as this member reports it (null when unknown). */
+  archive: ArchiveStatus | null;
+}
+
+/** The cluster's WAL archive as the primary sees it, plus which members fail to archive. */
+export interface ArchiveDescription {
+  mode: string | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  lastArchived: string | null;
+  lastArchivedAt: string | null;
+  failing: boolean;
+  /** Members whose newest archive attempt failed. */
+  failingMembers: MemberName[];
 }
 
 export interface ClusterDescription {
@@ -45,6 +60,8 @@ export interface ClusterDescription {
   members: MemberDescription[];
   /** Routers publishing to etcd (HAProxy + PgBouncer per client-side host). */
   routers: RouterDescription[];
+  /** WAL archiving (null when no member reports archiving). */
+  archive: ArchiveDescription | null;
 }
 
 const REBUILDING: PostgresState[] = ['initializing', 'cloning', 'rewinding'];
@@ -93,6 +110,7 @@ export function describeCluster(snapshot: ClusterSnapshot, known: KnownMember[],
       activity: s ? s.activity : 'no status published (agent down or not started)',
       rejoin: s?.rejoin ?? null,
       lastError: s?.lastError ?? null,
+      archive: s?.archive ?? null,
     };
   });
   return {
@@ -113,6 +131,23 @@ export function describeCluster(snapshot: ClusterSnapshot, known: KnownMember[],
       : null,
     members,
     routers: describeRouters(snapshot.routers ?? [], nowMs),
+    archive: describeArchive(members, v?.primary ?? null),
+  };
+}
+
+export function describeArchive(members: MemberDescription[], primary: MemberName | null): ArchiveDescription | null {
+  const archiving = members.filter((m) => m.archive !== null && m.archive.mode !== 'off');
+  if (archiving.length === 0) return null;
+  const p = members.find((m) => m.name === primary && m.role === 'primary')?.archive ?? null;
+  const failingMembers = archiving.filter((m) => m.archive!.failing).map((m) => m.name);
+  return {
+    mode: p?.mode ?? null,
+    lagBytes: p?.lagBytes ?? null,
+    lagSeconds: p?.lagSeconds ?? null,
+    lastArchived: p?.lastArchived ?? null,
+    lastArchivedAt: p?.lastArchivedAt == null ? null : new Date(p.lastArchivedAt).toISOString(),
+    failing: p?.failing ?? failingMembers.length > 0,
+    failingMembers,
   };
 }
 
@@ -150,5 +185,11 @@ export function renderDescription(d: ClusterDescription): string {
   ]);
   out.push(renderTable(['NAME', 'ROLE', 'ADDRESS', 'POSTGRES', 'TL', 'LSN', 'LAG_B', 'LAG_MS', 'AGENT', 'PG_PID', 'ACTIVITY'], rows));
   out.push(...renderRouters(d.routers));
+  if (d.archive) {
+    const a = d.archive;
+    out.push('');
+    out.push(`WAL archive: last ${a.lastArchived ?? 'none'} at ${a.lastArchivedAt ?? '-'}, lag ${cell(a.lagBytes)} bytes / ${cell(a.lagSeconds)} s`
+      + (a.failingMembers.length ? `; FAILING on ${a.failingMembers.join(', ')} (see ballast events; writes continue, PITR is at risk)` : '; archiving ok'));
+  }
   return `${out.join('\n')}\n`;
 }

@@ -21,6 +21,8 @@ import { withStore } from './target.js';
 import { buildPoolerUri, buildRwUri } from './uri.js';
 import { readOnlyDatabase } from '../routing/routing-types.js';
 import pg from 'pg';
+import { ensureFirstBackup } from '../backup/operations.js';
+import { localBackupSite } from '../local/backup-site.js';
 
 export const UP_TIMEOUT_MS = 120000;
 const SUPERVISOR_STOP_MS = 120000;
@@ -98,11 +100,25 @@ async function waitPooler(state: DeploymentState, progress: (l: string) => void,
   }
 }
 
+/** Archiving is on from the first start; the stanza and a first full backup are made here once. */
+async function setUpBackups(state: DeploymentState, progress: (l: string) => void): Promise<void> {
+  if (!state.backup) return;
+  await withStore([etcdEndpoint(state.etcd.clientPort)], async (store) => {
+    const snap = await store.readCluster(state.cluster);
+    const site = localBackupSite(state, loadSecrets(layoutOf(state.dir)));
+    const r = await ensureFirstBackup({ site, members: snap.members, primary: snap.view?.primary ?? null, syncStandbys: snap.view?.syncStandbys ?? [], progress });
+    if (r) {
+      progress(`backups: first full backup ${r.backup.id} taken from ${r.backup.member ?? '?'} in ${r.seconds.toFixed(1)} s`);
+      await store.appendEvent(state.cluster, { at: Date.now(), source: 'backup', level: 'info', message: `first full backup ${r.backup.id} taken from ${r.backup.member ?? '?'} (code backup-done)` }).catch(() => undefined);
+    }
+  });
+}
+
 function scrubUri(text: string, uri: string): string {
   return text.split(uri).join('<endpoint>');
 }
 
-function printUp(io: Io, state: DeploymentState, json: boolean, detached: boolean): void {
+export function printUp(io: Io, state: DeploymentState, json: boolean, detached: boolean): void {
   const layout = layoutOf(state.dir);
   const { rw, ro, direct } = endpointsOf(state);
   const etcd = [etcdEndpoint(state.etcd.clientPort)];
@@ -143,31 +159,37 @@ export async function upCommand(
   const a = parseUpArgs(o);
   const progress = createProgress(io);
   const state = await prepareDeployment({ dir: a.dir, members: a.members, cluster: a.cluster, readPool: a.readPool });
-  const layout = layoutOf(state.dir);
   progress(`starting cluster ${state.cluster} in ${state.dir} (${state.members.length} members, etcd ${etcdEndpoint(state.etcd.clientPort)})`);
   if (a.detach) {
-    const fd = openSync(layout.log('supervisor'), 'a', 0o640);
-    let ref: ProcRef | null;
-    try {
-      const child = spawn(process.execPath, [BALLAST_BIN, 'supervise', '--dir', state.dir], { detached: true, stdio: ['ignore', fd, fd] });
-      child.unref();
-      ref = child.pid === undefined ? null : procRefOf(child.pid);
-    } finally {
-      closeSync(fd);
-    }
-    const gone = () => (isRefAlive(ref) ? null : new CommandFailedError(`the supervisor exited; see ${layout.log('supervisor')}`));
-    const ready = async () => {
-      await waitReady(state, progress, gone);
-      await waitPooler(state, progress, gone);
-    };
-    await ready().catch((e: unknown) => {
-      if (e instanceof TimeoutError) throw new TimeoutError(`${e.message}; the cluster keeps starting in the background ("ballast down --dir ${state.dir}" stops it)`);
-      throw e;
-    });
+    await launchDetached(state, progress);
     printUp(io, state, o.json === true, true);
     return EXIT_OK;
   }
   return runForeground(io, state, progress, o.json === true);
+}
+
+/** Start the supervisor of a prepared deployment in the background and wait until it is ready (backups set up). */
+export async function launchDetached(state: DeploymentState, progress: (l: string) => void): Promise<void> {
+  const layout = layoutOf(state.dir);
+  const fd = openSync(layout.log('supervisor'), 'a', 0o640);
+  let ref: ProcRef | null;
+  try {
+    const child = spawn(process.execPath, [BALLAST_BIN, 'supervise', '--dir', state.dir], { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    ref = child.pid === undefined ? null : procRefOf(child.pid);
+  } finally {
+    closeSync(fd);
+  }
+  const gone = () => (isRefAlive(ref) ? null : new CommandFailedError(`the supervisor exited; see ${layout.log('supervisor')}`));
+  const ready = async () => {
+    await waitReady(state, progress, gone);
+    await waitPooler(state, progress, gone);
+    await setUpBackups(state, progress);
+  };
+  await ready().catch((e: unknown) => {
+    if (e instanceof TimeoutError) throw new TimeoutError(`${e.message}; the cluster keeps starting in the background ("ballast down --dir ${state.dir}" stops it)`);
+    throw e;
+  });
 }
 
 async function runForeground(io: Io, state: DeploymentState, progress: (l: string) => void, json: boolean): Promise<number> {
@@ -196,6 +218,7 @@ async function runForeground(io: Io, state: DeploymentState, progress: (l: strin
     try {
       await waitReady(state, progress, failed);
       await waitPooler(state, progress, failed);
+      await setUpBackups(state, progress);
     } catch (e) {
       await sup.stop();
       if (signalled) return EXIT_OK;

@@ -7,6 +7,7 @@ import { EXIT_OK, EXIT_USAGE, reportError, type Io } from './io.js';
 import { downCommand, superviseCommand, upCommand } from './local-commands.js';
 import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
 import { registerChaos } from './chaos-program.js';
+import { backupListCommand, backupRunCommand, restoreCommand } from './backup-commands.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 type Action = (io: Io, opts: Opts) => Promise<number>;
@@ -86,6 +87,32 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   on(
     program.command('supervise').description('internal: the process supervisor behind "ballast up --detach"').option('--dir <dir>', 'deployment directory'),
     (i, o) => superviseCommand(i, o as { dir?: string }),
+  );
+  const backup = program.command('backup').description('backups with pgBackRest (local deployments)');
+  on(
+    targetOptions(backup.command('run').description('take a backup now (from a standby when one is healthy); waits and prints the result'))
+      .option('--type <type>', 'full, diff or incr (default incr; the first one is always full)')
+      .option('--json', 'machine-readable output'),
+    (i, o) => backupRunCommand(i, o as Parameters<typeof backupRunCommand>[1]),
+  );
+  on(
+    targetOptions(backup.command('list').description('backups, the restorable window and the WAL archive state')).option('--json', 'machine-readable output'),
+    (i, o) => backupListCommand(i, o as Parameters<typeof backupListCommand>[1]),
+  );
+  on(
+    program
+      .command('restore')
+      .description('restore a backup into a NEW cluster in a new directory, recovered to a point in time; the source is untouched')
+      .option('--from <dir>', 'source deployment directory (its backup repository)')
+      .option('--into <dir>', 'new, empty directory for the restored cluster')
+      .option('--time <iso8601>', 'recover up to this moment (ISO 8601 with a zone, e.g. 2026-12-07T19:50:00Z)')
+      .option('--lsn <lsn>', 'recover up to this WAL position (e.g. 0/3000148)')
+      .option('--xid <xid>', 'recover up to and including this transaction')
+      .option('--latest', 'recover everything in the archive')
+      .option('--members <n>', 'members of the new cluster, 1..9 (default: as many as the source)')
+      .option('--cluster <name>', 'name of the new cluster (default: the source\'s)')
+      .option('--json', 'machine-readable output (the same object as up --json)'),
+    (i, o) => restoreCommand(i, o as Parameters<typeof restoreCommand>[1]),
   );
   registerChaos(program, io, setCode);
   return program;

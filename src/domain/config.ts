@@ -9,6 +9,31 @@ const name = z.string().regex(NAME_PATTERN, 'must match ^[a-z][a-z0-9_]{0,30}$')
 const port = z.number().int().min(1).max(65535);
 const endpoint = z.string().url();
 
+const absPath = z.string().regex(/^\/[A-Za-z0-9_./-]+$/, 'must be an absolute path of letters, digits, _ . / -');
+
+/** The backup repository as members see it (see src/backup/render-pgbackrest.ts). */
+export const backupRepoSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), path: absPath }).strict(),
+  z
+    .object({ kind: z.literal('tls'), host: z.string().min(1), port, path: absPath, caFile: absPath, certFile: absPath, keyFile: absPath })
+    .strict(),
+  z.object({ kind: z.literal('s3'), path: absPath, options: z.record(z.string().regex(/^s3-[a-z0-9-]+$/), z.string().min(1)) }).strict(),
+]);
+
+export const backupSchema = z
+  .object({
+    /** pgBackRest stanza (one per cluster). */
+    stanza: name,
+    repo: backupRepoSchema,
+    /** archive_timeout: a quiet primary switches WAL at least this often (the archive's RPO). */
+    archiveTimeoutSec: z.number().int().min(1).max(3600).default(60),
+    /** archive-push-queue-max: beyond this much unarchived WAL, pgBackRest drops WAL (breaks PITR, keeps the primary up). */
+    pushQueueMax: z.string().regex(/^[1-9][0-9]*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$/).default('4GiB'),
+    processMax: z.number().int().min(1).max(16).default(2),
+  })
+  .strict();
+export type BackupConfig = z.infer<typeof backupSchema>;
+
 export const agentConfigSchema = z
   .object({
     cluster: name,
@@ -31,6 +56,8 @@ export const agentConfigSchema = z
     osUser: z.string().min(1).default('postgres'),
     /** Extra postgresql.conf parameters. */
     pgParameters: z.record(z.string(), z.string()).default({}),
+    /** WAL archiving and restore through pgBackRest (absent: no archiving). */
+    backup: backupSchema.optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
@@ -55,6 +82,8 @@ export const secretsSchema = z
      * routing existed lack it; `up` adds one, other readers derive it (poolerAdminPasswordOf).
      */
     poolerAdminPassword: z.string().min(16).optional(),
+    /** pgBackRest repository cipher pass (aes-256-cbc). Optional: files from before backups lack it; `up` adds one. */
+    repoCipherPass: z.string().min(16).optional(),
   })
   .strict();
 export type Secrets = z.infer<typeof secretsSchema>;

@@ -9,6 +9,8 @@
 // - command:  an operator request (switchover/failover), /ballast/<cluster>/command
 // LSNs travel as PostgreSQL's text form ("0/3000148"); see lsn.ts to compare them.
 
+import type { ArchiveStatus } from './archive.js';
+
 export type MemberName = string;
 export type LsnText = string;
 
@@ -189,13 +191,13 @@ export interface RejoinRecord {
   at: number;
 }
 
-/** What an agent publishes several times a second. */
 /** One line of a timeline history file: timeline `tli` ended (and its child began) at `switchLsn`. */
 export interface TimelineSwitch {
   tli: number;
   switchLsn: LsnText;
 }
 
+/** What an agent publishes several times a second. */
 export interface MemberStatus {
   name: MemberName;
   host: string;
@@ -247,6 +249,8 @@ export interface MemberStatus {
   /** How long postgres has been down although it should run (ms, agent clock); null if fine. */
   downForMs: number | null;
   rejoin: RejoinRecord | null;
+  /** WAL archiving as this member's postgres reports it (null when not running; absent from older agents). */
+  archive?: ArchiveStatus | null;
   /** What the agent is doing right now, for humans. */
   activity: string;
   lastError: string | null;

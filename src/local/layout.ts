@@ -9,6 +9,8 @@
 //   DIR/routers/<id>/            router runDir (owned by postgres, 0700): HAProxy and PgBouncer
 //                                configs, auth file (0600), sockets, pid files, their logs
 //   DIR/logs/<name>.log          stdout+stderr of each child; supervisor.log
+//   DIR/backup/                  owned by postgres, 0700: repo/ (the pgBackRest repository),
+//                                pgbackrest.conf (0600, holds the cipher pass), log/, lock/
 import { join } from 'node:path';
 
 export const ETCD_NAME = 'etcd1';
@@ -23,6 +25,11 @@ export interface Layout {
   coordinatorsDir: string;
   routersDir: string;
   logsDir: string;
+  backupDir: string;
+  backupRepo: string;
+  backupConf: string;
+  backupLog: string;
+  backupLock: string;
   memberDir(name: string): string;
   memberData(name: string): string;
   agentConfig(name: string): string;
@@ -42,6 +49,11 @@ export function layoutOf(dir: string): Layout {
     coordinatorsDir: join(dir, 'coordinators'),
     routersDir: join(dir, 'routers'),
     logsDir: join(dir, 'logs'),
+    backupDir: join(dir, 'backup'),
+    backupRepo: join(dir, 'backup', 'repo'),
+    backupConf: join(dir, 'backup', 'pgbackrest.conf'),
+    backupLog: join(dir, 'backup', 'log'),
+    backupLock: join(dir, 'backup', 'lock'),
     memberDir: (name) => join(dir, 'members', name),
     memberData: (name) => join(dir, 'members', name, 'data'),
     agentConfig: (name) => join(dir, 'members', name, 'agent.json'),

@@ -43,14 +43,18 @@ export function resolveDir(dir: string): string {
 
 export function generateSecrets(): Secrets {
   const pw = () => randomBytes(24).toString('base64url');
-  return { superuserPassword: pw(), replicationPassword: pw(), appPassword: pw(), poolerAdminPassword: pw() };
+  return { superuserPassword: pw(), replicationPassword: pw(), appPassword: pw(), poolerAdminPassword: pw(), repoCipherPass: pw() };
 }
 
-/** A secrets file from before routing gets a generated pooler admin password (0600, atomic). */
+/** A secrets file from before routing or backups gets the missing generated secrets (0600, atomic). */
 function upgradeSecrets(layout: Layout): void {
   const s = loadSecrets(layout);
-  if (s.poolerAdminPassword !== undefined) return;
-  const upgraded: Secrets = { ...s, poolerAdminPassword: randomBytes(24).toString('base64url') };
+  if (s.poolerAdminPassword !== undefined && s.repoCipherPass !== undefined) return;
+  const upgraded: Secrets = {
+    ...s,
+    poolerAdminPassword: s.poolerAdminPassword ?? randomBytes(24).toString('base64url'),
+    repoCipherPass: s.repoCipherPass ?? randomBytes(24).toString('base64url'),
+  };
   writeFileAtomic(layout.secrets, `${JSON.stringify(upgraded, null, 2)}\n`, 0o600);
 }
 
@@ -92,7 +96,12 @@ async function allocate(dir: string, cluster: string, count: number): Promise<De
     supervisor: null,
     routing: { rwPort: take(), roPort: take(), poolerPort: take() },
     routers: routerIds().map((id) => ({ id, proc: null })),
+    backup: defaultBackupState(cluster),
   };
+}
+
+export function defaultBackupState(cluster: string): NonNullable<DeploymentState['backup']> {
+  return { stanza: cluster, archiveTimeoutSec: 60, retentionFull: 2 };
 }
 
 /** Routing ports and routers for a deployment made before routing existed. */
@@ -130,6 +139,9 @@ function writeConfigs(state: DeploymentState, layout: Layout, user: OsUser): voi
       secretsFile: layout.secrets,
       osUser: user.name,
       pgParameters: {},
+      ...(state.backup
+        ? { backup: { stanza: state.backup.stanza, repo: { kind: 'local' as const, path: layout.backupRepo }, archiveTimeoutSec: state.backup.archiveTimeoutSec, pushQueueMax: '4GiB', processMax: 2 } }
+        : {}),
     };
     writeFileAtomic(layout.agentConfig(m.name), `${JSON.stringify(cfg, null, 2)}\n`, 0o644);
   }
@@ -177,6 +189,7 @@ export async function prepareDeployment(opts: PrepareOptions): Promise<Deploymen
     const busy = await busyPorts(ports);
     if (busy.length > 0) throw new InvalidInputError(`ports of the deployment in ${dir} are in use by something else: ${busy.join(', ')}`);
     state = await addRouting({ ...existing, dir, supervisor: null });
+    state.backup ??= defaultBackupState(state.cluster);
   } else {
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       throw new InvalidInputError(`${dir} is not empty and holds no ballast deployment (no state.json); use an empty or new directory`);
@@ -194,6 +207,7 @@ export async function prepareDeployment(opts: PrepareOptions): Promise<Deploymen
   mkdirOwned(layout.coordinatorsDir, 0o755, null);
   mkdirOwned(layout.routersDir, 0o755, null);
   mkdirOwned(layout.logsDir, 0o750, null);
+  for (const d of [layout.backupDir, layout.backupRepo, layout.backupLog, layout.backupLock]) mkdirOwned(d, 0o700, user);
   writeConfigs(state, layout, user);
   writeState(layout.state, state);
   return state;

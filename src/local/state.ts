@@ -35,6 +35,15 @@ export const deploymentStateSchema = z
       })
       .strict()
       .optional(),
+    /** WAL archiving and backups (absent in older state files: `up` adds it). */
+    backup: z
+      .object({
+        stanza: name,
+        archiveTimeoutSec: z.number().int().min(1).max(3600),
+        retentionFull: z.number().int().min(1).max(100),
+      })
+      .strict()
+      .optional(),
     /** Router processes (absent in older state files). */
     routers: z.array(z.object({ id: name, proc: procRef.nullable() }).strict()).optional(),
   })

@@ -82,8 +82,9 @@ test('layout: names and paths', () => {
 test('generated secrets: valid, distinct, 32 base64url characters', () => {
   const s = generateSecrets();
   assert.deepEqual(secretsSchema.parse(s), s);
-  assert.equal(new Set(Object.values(s)).size, 4);
+  assert.equal(new Set(Object.values(s)).size, 5);
   assert.ok(s.poolerAdminPassword !== undefined, 'new clusters get a pooler admin password');
+  assert.ok(s.repoCipherPass !== undefined, 'new clusters get a backup repository cipher pass');
   for (const v of Object.values(s)) assert.match(v, /^[A-Za-z0-9_-]{32}$/);
 });
 

@@ -1,0 +1,45 @@
+// A member's part of WAL archiving (pure): where its pgBackRest file and directories live, the
+// file's text, and the postgresql.conf settings that use it. The agent writes the files
+// (postgres-control.ts); src/backup/render-pgbackrest.ts renders them.
+import { join } from 'node:path';
+import type { AgentConfig, Secrets } from '../domain/config.js';
+import { InvalidInputError } from '../domain/errors.js';
+import { archiveParameters, renderMemberConf } from '../backup/render-pgbackrest.js';
+
+export interface MemberBackupPaths {
+  conf: string;
+  spool: string;
+  log: string;
+  lock: string;
+}
+
+export function memberBackupPaths(runDir: string): MemberBackupPaths {
+  const base = join(runDir, 'pgbackrest');
+  return { conf: join(runDir, 'pgbackrest.conf'), spool: join(base, 'spool'), log: join(base, 'log'), lock: join(base, 'lock') };
+}
+
+/** The member's pgbackrest.conf, or null when the member does not archive. */
+export function renderMemberBackupConf(config: AgentConfig, secrets: Secrets): string | null {
+  const b = config.backup;
+  if (!b) return null;
+  if (!secrets.repoCipherPass) throw new InvalidInputError(`the secrets file ${config.secretsFile} has no repoCipherPass, which archiving needs`);
+  const p = memberBackupPaths(config.runDir);
+  return renderMemberConf({
+    stanza: b.stanza,
+    repo: b.repo,
+    cipherPass: secrets.repoCipherPass,
+    logDir: p.log,
+    lockDir: p.lock,
+    spoolDir: p.spool,
+    processMax: b.processMax,
+    pushQueueMax: b.pushQueueMax,
+    self: { dataDir: config.dataDir, port: config.port, socketDir: config.runDir },
+  });
+}
+
+/** archive_mode/archive_command/restore_command/archive_timeout, or {} without archiving. */
+export function memberArchiveParameters(config: AgentConfig): Record<string, string> {
+  const b = config.backup;
+  if (!b) return {};
+  return archiveParameters(memberBackupPaths(config.runDir).conf, b.stanza, b.archiveTimeoutSec);
+}

@@ -1,0 +1,206 @@
+// Pure renderers of pgBackRest's configuration (spec in, file text out; no I/O).
+//
+// Two kinds of file per cluster (one stanza per cluster, named after it):
+// - the member file (runDir/pgbackrest.conf, 0600, owned by the postgres OS user): used by
+//   archive_command (archive-push) and restore_command (archive-get) of that member only; pg1 is
+//   the member itself, with its own spool, lock and log directories (two members on one host
+//   must never share a spool: pgBackRest checks that pg1-path is the pushing server's);
+// - the repository-side file (DIR/backup/pgbackrest.conf locally): used by stanza-create,
+//   backup, expire, info, verify and restore; pg1..pgN are the members (a backup picks the
+//   primary and one standby: backup-standby).
+// Every member archives (archive_mode=always), so pgBackRest's archive-mode-check is turned off
+// on purpose: a standby pushes the segments it received, byte-identical to the primary's in the
+// normal case; docs/backups.md explains why this closes the gap a crashed primary leaves.
+import { InvalidInputError } from '../domain/errors.js';
+
+/** Where the repository lives. S3 options pass straight through to pgBackRest (untested here). */
+export type BackupRepo =
+  | { kind: 'local'; path: string }
+  | { kind: 'tls'; host: string; port: number; path: string; caFile: string; certFile: string; keyFile: string }
+  | { kind: 's3'; path: string; options: Record<string, string> };
+
+export interface RetentionSpec {
+  /** Number of full backups to keep (older ones and their WAL are expired). */
+  full: number;
+  /** Also expire full backups older than this many days (null: count only). */
+  days: number | null;
+}
+
+export interface PgInstance {
+  dataDir: string;
+  port: number;
+  /** Directory of the Unix socket (the member's runDir). */
+  socketDir: string;
+  /** Remote pgBackRest TLS server of the member's host (multi-host), or null for a local one. */
+  host?: { address: string; port: number; caFile: string; certFile: string; keyFile: string } | null;
+}
+
+export interface CommonInput {
+  stanza: string;
+  repo: BackupRepo;
+  cipherPass: string;
+  logDir: string;
+  lockDir: string;
+  /** Parallel processes for compression and transfer. */
+  processMax: number;
+}
+
+export interface MemberFileInput extends CommonInput {
+  self: PgInstance;
+  spoolDir: string;
+  /** archive-push-queue-max: WAL kept for the archive beyond this is dropped (breaks PITR, keeps the primary up). */
+  pushQueueMax: string;
+}
+
+export interface RepoFileInput extends CommonInput {
+  members: PgInstance[];
+  retention: RetentionSpec;
+}
+
+export const DEFAULT_PUSH_QUEUE_MAX = '4GiB';
+export const DEFAULT_RETENTION: RetentionSpec = { full: 2, days: null };
+
+const SIZE = /^[1-9][0-9]*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$/;
+
+/** A value in pgBackRest's key=value format: one line, no leading/trailing blanks. */
+function value(key: string, v: string | number): string {
+  const s = String(v);
+  if (s === '' || /[\r\n\0]/.test(s) || s.trim() !== s) throw new InvalidInputError(`pgBackRest option ${key}: invalid value ${JSON.stringify(s)}`);
+  return `${key}=${s}`;
+}
+
+function checkPath(key: string, p: string): string {
+  if (!p.startsWith('/')) throw new InvalidInputError(`pgBackRest option ${key} must be an absolute path (got ${JSON.stringify(p)})`);
+  return p;
+}
+
+export function checkQueueMax(v: string): string {
+  if (!SIZE.test(v)) throw new InvalidInputError(`archive push queue limit must be a size such as 4GiB or 512MiB (got ${JSON.stringify(v)})`);
+  return v;
+}
+
+function repoLines(repo: BackupRepo, cipherPass: string): string[] {
+  if (cipherPass.length < 16) throw new InvalidInputError('the repository cipher pass must be at least 16 characters');
+  const lines = [value('repo1-path', checkPath('repo1-path', repo.path))];
+  if (repo.kind === 'tls') {
+    lines.push(
+      value('repo1-host', repo.host),
+      value('repo1-host-port', repo.port),
+      'repo1-host-type=tls',
+      value('repo1-host-ca-file', checkPath('repo1-host-ca-file', repo.caFile)),
+      value('repo1-host-cert-file', checkPath('repo1-host-cert-file', repo.certFile)),
+      value('repo1-host-key-file', checkPath('repo1-host-key-file', repo.keyFile)),
+    );
+  } else if (repo.kind === 's3') {
+    lines.push('repo1-type=s3');
+    for (const [k, v] of Object.entries(repo.options)) {
+      if (!/^s3-[a-z0-9-]+$/.test(k)) throw new InvalidInputError(`S3 option ${JSON.stringify(k)} is not a repo1-s3-* option of pgBackRest`);
+      lines.push(value(`repo1-${k}`, v));
+    }
+  }
+  // With a TLS repository host the cipher is the repository host's business.
+  if (repo.kind !== 'tls') lines.push('repo1-cipher-type=aes-256-cbc', value('repo1-cipher-pass', cipherPass));
+  return lines;
+}
+
+function commonLines(i: CommonInput): string[] {
+  return [
+    ...repoLines(i.repo, i.cipherPass),
+    value('log-path', checkPath('log-path', i.logDir)),
+    value('lock-path', checkPath('lock-path', i.lockDir)),
+    'log-level-console=warn',
+    'log-level-stderr=warn',
+    'log-level-file=info',
+    value('process-max', Math.max(1, Math.min(16, Math.floor(i.processMax)))),
+    'compress-type=zst',
+    'compress-level=3',
+    // Every member archives (archive_mode=always); see the header.
+    'archive-mode-check=n',
+  ];
+}
+
+function pgLines(n: number, pg: PgInstance): string[] {
+  const lines = [
+    value(`pg${n}-path`, checkPath(`pg${n}-path`, pg.dataDir)),
+    value(`pg${n}-port`, pg.port),
+    value(`pg${n}-socket-path`, checkPath(`pg${n}-socket-path`, pg.socketDir)),
+  ];
+  if (pg.host) {
+    lines.push(
+      value(`pg${n}-host`, pg.host.address),
+      value(`pg${n}-host-port`, pg.host.port),
+      `pg${n}-host-type=tls`,
+      value(`pg${n}-host-ca-file`, pg.host.caFile),
+      value(`pg${n}-host-cert-file`, pg.host.certFile),
+      value(`pg${n}-host-key-file`, pg.host.keyFile),
+    );
+  }
+  return lines;
+}
+
+function stanzaName(s: string): string {
+  if (!/^[a-z][a-z0-9_]{0,30}$/.test(s)) throw new InvalidInputError(`invalid stanza name ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** The member's own file (archive-push / archive-get). */
+export function renderMemberConf(i: MemberFileInput): string {
+  const lines = [
+    '# Managed by Ballast; changes are overwritten. Holds the repository cipher pass: mode 0600.',
+    '[global]',
+    ...commonLines(i),
+    value('spool-path', checkPath('spool-path', i.spoolDir)),
+    'archive-async=y',
+    value('archive-push-queue-max', checkQueueMax(i.pushQueueMax)),
+    'archive-get-queue-max=256MiB',
+    // A foreground archive-push reports a failed repository after 10 s instead of 60 s.
+    'archive-timeout=10',
+    '',
+    `[${stanzaName(i.stanza)}]`,
+    ...pgLines(1, i.self),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** The repository side's file (stanza-create, backup, expire, info, verify, restore). */
+export function renderRepoConf(i: RepoFileInput): string {
+  if (i.members.length === 0 || i.members.length > 8) throw new InvalidInputError('a backup configuration names 1 to 8 members');
+  if (!Number.isInteger(i.retention.full) || i.retention.full < 1 || i.retention.full > 100) {
+    throw new InvalidInputError(`backups.retention.full must be a whole number from 1 to 100 (got ${i.retention.full})`);
+  }
+  const retention = i.retention.days === null
+    ? ['repo1-retention-full-type=count', value('repo1-retention-full', i.retention.full)]
+    : ['repo1-retention-full-type=time', value('repo1-retention-full', i.retention.days)];
+  const lines = [
+    '# Managed by Ballast; changes are overwritten. Holds the repository cipher pass: mode 0600.',
+    '[global]',
+    ...commonLines(i),
+    ...retention,
+    'start-fast=y',
+    'backup-standby=y',
+    'delta=y',
+    '',
+    `[${stanzaName(i.stanza)}]`,
+    ...i.members.flatMap((m, idx) => pgLines(idx + 1, m)),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** A path placed in a shell command line (archive_command): plain characters only. */
+function shellPath(p: string): string {
+  if (!/^\/[A-Za-z0-9_./-]+$/.test(p)) throw new InvalidInputError(`path ${JSON.stringify(p)} cannot go into archive_command (letters, digits, _ . / - only)`);
+  return p;
+}
+
+/** postgresql.conf settings that make a member archive to, and restore from, the repository. */
+export function archiveParameters(configFile: string, stanza: string, archiveTimeoutSec: number): Record<string, string> {
+  const base = `pgbackrest --config=${shellPath(configFile)} --stanza=${stanzaName(stanza)}`;
+  return {
+    archive_mode: 'always',
+    archive_command: `${base} archive-push %p`,
+    restore_command: `${base} archive-get %f "%p"`,
+    archive_timeout: `${Math.max(1, Math.floor(archiveTimeoutSec))}s`,
+  };
+}
