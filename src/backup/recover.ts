@@ -19,13 +19,19 @@ export interface RestoreDataDirInput {
   set: string | null;
   /** Restore only these databases' files (others are zeroed and must be dropped): undrop. */
   dbInclude?: string[];
+  /** Instead of the target: stop replay (paused, readable) as soon as the backup is consistent. */
+  pauseAtConsistency?: boolean;
   progress: (line: string) => void;
 }
 
 /** pgbackrest restore into the (empty) pg1-path of the file `pgb` uses. */
 export async function restoreDataDir(i: RestoreDataDirInput): Promise<void> {
-  const args = ['restore', '--archive-mode=off', '--log-level-console=info', ...pgbackrestTargetArgs(i.target)];
-  if (i.target.kind !== 'latest') args.push('--target-action=promote');
+  const args = ['restore', '--archive-mode=off', '--log-level-console=info'];
+  if (i.pauseAtConsistency) args.push('--type=immediate', '--target-action=pause');
+  else {
+    args.push(...pgbackrestTargetArgs(i.target));
+    if (i.target.kind !== 'latest') args.push('--target-action=promote');
+  }
   if (i.set) args.push(`--set=${i.set}`);
   for (const db of i.dbInclude ?? []) args.push(`--db-include=${db}`);
   await i.pgb.run(args, {
@@ -37,8 +43,15 @@ export async function restoreDataDir(i: RestoreDataDirInput): Promise<void> {
   });
 }
 
-/** Start the restored instance and wait until recovery reached its target and it promoted; then stop it. */
-export async function recoverToTarget(ctl: PostgresControl, dataDir: string, progress: (l: string) => void, timeoutMs = 6 * 3600_000): Promise<{ lsn: string | null; timeline: number | null }> {
+/**
+ * Start the restored instance and wait until recovery reached its target and it promoted; then
+ * stop it (unless keepRunning). With `paused`, wait until replay paused at its target instead.
+ */
+export async function recoverToTarget(
+  ctl: PostgresControl, dataDir: string, progress: (l: string) => void,
+  opts: { timeoutMs?: number; keepRunning?: boolean; paused?: () => Promise<boolean> } = {},
+): Promise<{ lsn: string | null; timeline: number | null }> {
+  const timeoutMs = opts.timeoutMs ?? 6 * 3600_000;
   // Files that belong to the source's members: a standby's role file would make it stream from the source.
   await rm(join(dataDir, DYNAMIC_CONF), { force: true });
   await rm(join(dataDir, 'standby.signal'), { force: true });
@@ -56,8 +69,13 @@ export async function recoverToTarget(ctl: PostgresControl, dataDir: string, pro
       throw new CommandFailedError(`recovery failed: ${reason}\n${log.split('\n').slice(-8).join('\n')}`);
     }
     const obs = await ctl.observe().catch(() => null);
-    if (obs && !obs.inRecovery) {
+    if (obs && opts.paused && obs.inRecovery && (await opts.paused())) {
+      progress(`recovery: paused at ${obs.replayLsn}`);
+      return { lsn: obs.replayLsn, timeline: obs.timeline };
+    }
+    if (obs && !obs.inRecovery && !opts.paused) {
       progress(`recovery: reached the target and promoted (timeline ${obs.timeline}, LSN ${obs.currentLsn})`);
+      if (opts.keepRunning) return { lsn: obs.currentLsn, timeline: obs.timeline };
       await ctl.stop('fast', 60_000);
       await dropRecoverySettings(dataDir);
       return { lsn: obs.currentLsn, timeline: obs.timeline };
@@ -72,6 +90,16 @@ export async function recoverToTarget(ctl: PostgresControl, dataDir: string, pro
 }
 
 const RECOVERY_KEYS = /^\s*(restore_command|recovery_target\w*|archive_mode)\s*=/;
+const TARGET_KEYS = /^\s*recovery_target\w*\s*=/;
+
+/** Replace the recovery target settings in postgresql.auto.conf (the instance must be stopped). */
+export async function retarget(dataDir: string, settings: Record<string, string>): Promise<void> {
+  const path = join(dataDir, 'postgresql.auto.conf');
+  const text = await readFile(path, 'utf8');
+  const kept = text.split('\n').filter((l) => !TARGET_KEYS.test(l) && l.trim() !== '');
+  for (const [k, v] of Object.entries(settings)) kept.push(`${k} = '${v.replace(/'/g, "''")}'`);
+  await writeFile(path, `${kept.join('\n')}\n`);
+}
 
 /** Remove what pgBackRest's restore put in postgresql.auto.conf (recovery settings, archive_mode=off). */
 export async function dropRecoverySettings(dataDir: string): Promise<void> {

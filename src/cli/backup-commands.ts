@@ -4,8 +4,8 @@ import { layoutOf } from '../local/layout.js';
 import { loadSecrets } from '../local/prepare.js';
 import { localBackupSite } from '../local/backup-site.js';
 import type { DeploymentState } from '../local/state.js';
-import type { Store } from '../store/store.js';
-import { backupJson, listingOf, readStanzaInfo, runBackup, type BackupResult, type BackupType } from '../backup/operations.js';
+import { backupJson, listingOf, readStanzaInfo, type BackupType } from '../backup/operations.js';
+import { takeLocalBackup } from '../local/backup-run.js';
 import { describeCluster, renderTable } from './describe.js';
 import { EXIT_OK, createProgress, printJson, type Io } from './io.js';
 import { resolveTarget, withStore, type TargetOptions } from './target.js';
@@ -30,23 +30,6 @@ export function localTarget(o: TargetOptions): { state: DeploymentState; endpoin
   return { state: t.state, endpoints: t.endpoints, cluster: t.cluster };
 }
 
-/** Take one backup of the deployment in `state` and record it as an event. */
-export async function takeLocalBackup(store: Store, state: DeploymentState, type: BackupType, progress: (l: string) => void): Promise<BackupResult> {
-  const snap = await store.readCluster(state.cluster);
-  const site = localBackupSite(state, loadSecrets(layoutOf(state.dir)));
-  try {
-    const r = await runBackup({ site, members: snap.members, primary: snap.view?.primary ?? null, syncStandbys: snap.view?.syncStandbys ?? [], type, progress });
-    await store.appendEvent(state.cluster, {
-      at: Date.now(), source: 'backup', level: 'info',
-      message: `backup ${r.backup.id} (${r.backup.type}) taken from ${r.backup.member ?? '?'} in ${r.seconds.toFixed(1)} s, ${r.backup.sizeBytes} bytes, LSN ${r.backup.startLsn}..${r.backup.stopLsn} (code backup-done)`,
-    }).catch(() => undefined);
-    return r;
-  } catch (e) {
-    await store.appendEvent(state.cluster, { at: Date.now(), source: 'backup', level: 'error', message: `backup (${type}) failed: ${(e as Error).message} (code backup-failed)` }).catch(() => undefined);
-    throw e;
-  }
-}
-
 export async function backupRunCommand(io: Io, o: TargetOptions & { type?: string; json?: boolean }): Promise<number> {
   const type = parseBackupType(o.type);
   const t = localTarget(o);
@@ -60,7 +43,7 @@ export async function backupRunCommand(io: Io, o: TargetOptions & { type?: strin
 export async function backupListCommand(io: Io, o: TargetOptions & { json?: boolean }): Promise<number> {
   const t = localTarget(o);
   const snap = await withStore(t.endpoints, (s) => s.readCluster(t.cluster)).catch(() => null);
-  const site = localBackupSite(t.state, loadSecrets(layoutOf(t.state.dir)));
+  const site = localBackupSite(t.state, loadSecrets(layoutOf(t.state.dir)), snap?.spec?.backups?.retention);
   const info = await readStanzaInfo(await site.pgbackrest(t.state.members.map((m) => m.name)));
   const archive = snap ? describeCluster(snap, t.state.members, Date.now()).archive : null;
   const listing = listingOf(info, archive);

@@ -8,6 +8,7 @@ import { downCommand, superviseCommand, upCommand } from './local-commands.js';
 import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
 import { registerChaos } from './chaos-program.js';
 import { backupListCommand, backupRunCommand, restoreCommand } from './backup-commands.js';
+import { undropCommand } from './undrop-command.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 type Action = (io: Io, opts: Opts) => Promise<number>;
@@ -113,6 +114,16 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--cluster <name>', 'name of the new cluster (default: the source\'s)')
       .option('--json', 'machine-readable output (the same object as up --json)'),
     (i, o) => restoreCommand(i, o as Parameters<typeof restoreCommand>[1]),
+  );
+  on(
+    targetOptions(program.command('undrop').description('give back a dropped or truncated table from the backups, into the live cluster, without stopping it'))
+      .option('--table <schema.name>', 'the table (schema public when none is given)')
+      .option('--db <name>', 'its database (default app)')
+      .option('--before <iso8601>', 'take the table as it was just before this moment (e.g. for rows deleted by mistake)')
+      .option('--before-xid <xid>', 'take the table as it was just before this transaction committed')
+      .option('--as <name>', 'name to restore it under (default: its own when free, else NAME_restored_<time>)')
+      .option('--json', 'machine-readable output'),
+    (i, o) => undropCommand(i, o as Parameters<typeof undropCommand>[1]),
   );
   registerChaos(program, io, setCode);
   return program;

@@ -67,6 +67,8 @@ export const coordinatorConfigSchema = z
     cluster: name,
     id: name,
     etcd: z.array(endpoint).min(1),
+    /** Local deployment directory whose backup site scheduled backups use (absent: no scheduled backups). */
+    backupDir: absPath.optional(),
   })
   .strict();
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;

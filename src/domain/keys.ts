@@ -17,4 +17,6 @@ export const keys = {
   /** Router status (one per client-side host), under the router's lease. */
   routersPrefix: (c: string) => `${clusterPrefix(c)}routers/`,
   router: (c: string, id: string) => `${clusterPrefix(c)}routers/${id}`,
+  /** Scheduled backups: last runs and the running claim (one document, CAS). */
+  backupsLast: (c: string) => `${clusterPrefix(c)}backups/last`,
 };

@@ -27,6 +27,58 @@ export interface ClusterSpec {
    */
   syncMode: 'strict' | 'allow-unreplicated';
   timing: TimingSpec;
+  /** Scheduled backups and retention (absent: the defaults, see src/backup/backup-spec.ts). */
+  backups?: BackupSpec;
+}
+
+export type BackupType = 'full' | 'diff' | 'incr';
+
+/** What the elected coordinator backs up when, and what pgBackRest keeps (validated by validateBackupSpec). */
+export interface BackupSpec {
+  /** Cron expressions, evaluated in UTC (src/backup/schedule.ts). */
+  schedule: { full: string; diff: string; incr: string };
+  /**
+   * Full backups to keep (older ones, with the diff/incr backups and WAL that depend on them, are
+   * expired after each backup); with `days` set, full backups are kept for that many days instead
+   * (pgBackRest's time-based retention: one kind or the other applies, days wins).
+   */
+  retention: { full: number; days: number | null };
+}
+
+/**
+ * /ballast/<cluster>/backups/last: the scheduled backups' bookkeeping, one document written with
+ * compare-and-swap by whichever coordinator leads (src/backup/scheduler.ts).
+ */
+export interface BackupRuns {
+  /** Coordinator clock when the document was first written (the first full backup waits a grace period after it). */
+  createdAt: number;
+  /** Newest successful backup of each type (taken by the schedule, or adopted from the repository). */
+  ok: Partial<Record<BackupType, BackupRunResult>>;
+  /** Newest attempt of each type, successful or not. */
+  last: Partial<Record<BackupType, BackupRunResult>>;
+  /** The backup in progress: claimed before it starts, cleared when its result is written. */
+  running: BackupClaim | null;
+}
+
+export interface BackupRunResult {
+  type: BackupType;
+  startedAt: number;
+  finishedAt: number;
+  /** Coordinator id, or 'repository' for a backup found there (manual, or the first one `up` takes). */
+  by: string;
+  /** pgBackRest backup label when it succeeded. */
+  id: string | null;
+  error: string | null;
+  /** Consecutive failed attempts of this type (0 on success): the retry back-off grows with it. */
+  failures: number;
+}
+
+export interface BackupClaim {
+  type: BackupType;
+  /** Coordinator id. */
+  by: string;
+  /** That coordinator's clock when it claimed. */
+  since: number;
 }
 
 /** Heartbeat and timeout settings; docs/ha-protocol.md explains the chosen values. */

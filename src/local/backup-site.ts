@@ -7,12 +7,16 @@ import type { MemberName } from '../domain/types.js';
 import { resolveRunIdentity } from '../agent/run-as.js';
 import type { BackupSite } from '../backup/operations.js';
 import { createPgBackRest } from '../backup/pgbackrest.js';
-import { DEFAULT_RETENTION, renderRepoConf, type PgInstance } from '../backup/render-pgbackrest.js';
+import { DEFAULT_RETENTION, renderRepoConf, type PgInstance, type RetentionSpec } from '../backup/render-pgbackrest.js';
 import { layoutOf } from './layout.js';
 import { OS_USER } from './prepare.js';
 import { writeFileAtomic, type DeploymentState } from './state.js';
 
-export function localBackupSite(state: DeploymentState, secrets: Secrets): BackupSite {
+/**
+ * `retention`: the cluster spec's `backups.retention` when the caller has read it (pgBackRest
+ * expires by it after every backup); absent: the deployment's stored count.
+ */
+export function localBackupSite(state: DeploymentState, secrets: Secrets, retention?: RetentionSpec): BackupSite {
   const layout = layoutOf(state.dir);
   const b = state.backup;
   if (!b) throw new InvalidInputError(`the deployment in ${state.dir} has no backup configuration; run "ballast up --dir ${state.dir}" once to add it`);
@@ -35,7 +39,7 @@ export function localBackupSite(state: DeploymentState, secrets: Secrets): Backu
         lockDir: layout.backupLock,
         processMax: 2,
         members: members.map(instance),
-        retention: { ...DEFAULT_RETENTION, full: b.retentionFull },
+        retention: retention ?? { ...DEFAULT_RETENTION, full: b.retentionFull },
       });
       writeFileAtomic(layout.backupConf, text, 0o600);
       if (identity) chownSync(layout.backupConf, identity.uid, identity.gid);

@@ -73,20 +73,20 @@ async function livePrimary(state: DeploymentState): Promise<{ host: string; port
  * On a running source: one empty transaction (a commit record after any time target, which
  * recovery needs to stop at it), a WAL switch, then wait until that segment is archived.
  */
-async function archiveNow(primary: { host: string; port: number }, secrets: Secrets, progress: (l: string) => void): Promise<void> {
+export async function archiveNow(primary: { host: string; port: number }, secrets: Secrets, progress: (l: string) => void): Promise<string> {
   const c = new pg.Client({ host: primary.host, port: primary.port, user: SUPERUSER, password: secrets.superuserPassword, database: 'postgres', connectionTimeoutMillis: 5000, application_name: 'ballast-restore' });
   c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query('SELECT txid_current()');
-    const r = await c.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg');
+    const r = await c.query<{ seg: string; lsn: string }>('SELECT pg_walfile_name(l) AS seg, l::text AS lsn FROM pg_switch_wal() l');
     const seg = r.rows[0]!.seg;
     progress(`source: switched WAL; waiting until segment ${seg} is archived`);
     const deadline = Date.now() + 60_000;
     for (;;) {
       const w = await c.query<{ waiting: boolean }>(
         "SELECT EXISTS (SELECT 1 FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}\\.ready$' AND substr(name, 1, 24) <= $1) AS waiting", [seg]);
-      if (w.rows[0]?.waiting === false) return;
+      if (w.rows[0]?.waiting === false) return r.rows[0]!.lsn;
       if (Date.now() > deadline) throw new TimeoutError(`the source's WAL segment ${seg} was not archived within 60 s: is WAL archiving failing? (ballast status --dir on the source)`);
       await sleep(200);
     }

@@ -15,7 +15,7 @@ import {
 } from 'etcd3';
 import { clusterPrefix, keys } from '../domain/keys.js';
 import { BallastError, StoreUnavailableError, errorMessage } from '../domain/errors.js';
-import { withSpecDefaults, type ClusterEvent, type ClusterSpec, type ClusterView, type Command, type MemberName, type MemberStatus } from '../domain/types.js';
+import { withSpecDefaults, type BackupRuns, type ClusterEvent, type ClusterSpec, type ClusterView, type Command, type MemberName, type MemberStatus } from '../domain/types.js';
 import type { RouterStatus } from '../domain/router-status.js';
 import type { ClusterSnapshot, Leadership, MemberSession, RouterSession, Store } from './store.js';
 import { enc, type CallOptions, type EtcdCalls } from './etcd-calls.js';
@@ -218,6 +218,23 @@ class EtcdStore implements Store, EtcdCalls {
       if (e !== null) out.push(e);
     }
     return out.reverse();
+  }
+
+  async readBackupRuns(cluster: string): Promise<{ runs: BackupRuns | null; revision: string }> {
+    const res = await this.call(`reading backup runs of ${cluster}`, (o) => this.client.kv.range({ key: enc(keys.backupsLast(cluster)) }, o));
+    const kv = res.kvs[0];
+    return { runs: parseJson<BackupRuns>(kv), revision: kv?.mod_revision ?? '0' };
+  }
+
+  async writeBackupRun(cluster: string, runs: BackupRuns, expectedRevision: string): Promise<string | null> {
+    const key = enc(keys.backupsLast(cluster));
+    const res = await this.txn(`writing backup runs of ${cluster}`, {
+      // A missing key compares as mod revision 0, so '0' means "must not exist".
+      compare: [{ key, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision }],
+      success: [{ request_put: { key, value: enc(JSON.stringify(runs)) } }],
+      failure: [],
+    });
+    return res.succeeded ? res.header.revision : null;
   }
 
   async openMemberSession(cluster: string, name: MemberName, ttlSec: number): Promise<MemberSession> {

@@ -6,7 +6,7 @@
 //   expireLeadership(), setUnavailable(). Leadership is handed out in campaign order,
 //   synchronously when the previous leader goes.
 import { StoreUnavailableError, BallastError } from '../domain/errors.js';
-import type { ClusterEvent, ClusterSpec, ClusterView, Command, MemberName, MemberStatus } from '../domain/types.js';
+import type { BackupRuns, ClusterEvent, ClusterSpec, ClusterView, Command, MemberName, MemberStatus } from '../domain/types.js';
 import type { RouterStatus } from '../domain/router-status.js';
 import type { ClusterSnapshot, Leadership, MemberSession, RouterSession, Store } from './store.js';
 
@@ -24,6 +24,7 @@ interface ClusterState {
   members: Map<MemberName, Entry<MemberStatus> & { session: MemorySession; lease: number }>;
   events: ClusterEvent[];
   routers: Map<string, RouterStatus>;
+  backupRuns: Entry<BackupRuns> | null;
   leader: MemoryLeadership | null;
   /** Campaigning, not leading, in order of arrival. */
   waiting: MemoryLeadership[];
@@ -40,7 +41,7 @@ class MemoryState {
   cluster(name: string): ClusterState {
     let c = this.clusters.get(name);
     if (c === undefined) {
-      c = { spec: null, view: null, command: null, members: new Map(), events: [], routers: new Map(), leader: null, waiting: [] };
+      c = { spec: null, view: null, command: null, members: new Map(), events: [], routers: new Map(), backupRuns: null, leader: null, waiting: [] };
       this.clusters.set(name, c);
     }
     return c;
@@ -190,6 +191,20 @@ export class MemoryStore implements Store {
     this.check(`listing events of ${cluster}`);
     if (limit <= 0) return [];
     return structuredClone(this.state.cluster(cluster).events.slice(-limit));
+  }
+
+  async readBackupRuns(cluster: string): Promise<{ runs: BackupRuns | null; revision: string }> {
+    this.check(`reading backup runs of ${cluster}`);
+    const e = this.state.cluster(cluster).backupRuns;
+    return { runs: e === null ? null : structuredClone(e.value), revision: String(e?.modRevision ?? 0) };
+  }
+
+  async writeBackupRun(cluster: string, runs: BackupRuns, expectedRevision: string): Promise<string | null> {
+    this.check(`writing backup runs of ${cluster}`);
+    const c = this.state.cluster(cluster);
+    if (String(c.backupRuns?.modRevision ?? 0) !== expectedRevision) return null;
+    c.backupRuns = this.state.entry(runs);
+    return String(c.backupRuns.modRevision);
   }
 
   async openMemberSession(cluster: string, name: MemberName, _ttlSec: number): Promise<MemberSession> {

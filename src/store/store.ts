@@ -1,6 +1,7 @@
 // The store adapter: everything Ballast keeps in etcd goes through this interface.
 // Real implementation: etcd-store.ts (etcd3 over gRPC). Unit tests use memory-store.ts.
 import type {
+  BackupRuns,
   ClusterEvent,
   ClusterSpec,
   ClusterView,
@@ -71,6 +72,14 @@ export interface Store {
   listEvents(cluster: string, limit: number): Promise<ClusterEvent[]>;
   openMemberSession(cluster: string, name: MemberName, ttlSec: number): Promise<MemberSession>;
   openRouterSession(cluster: string, id: string, ttlSec: number): Promise<RouterSession>;
+  /** The scheduled backups' document and its mod revision ('0' when there is none yet). */
+  readBackupRuns(cluster: string): Promise<{ runs: BackupRuns | null; revision: string }>;
+  /**
+   * Compare-and-swap the scheduled backups' document: succeeds iff its mod revision equals
+   * expectedRevision ('0' = must not exist). Returns the new revision, or null on a lost race.
+   * Not guarded by leadership: a coordinator that lost it still records the backup it ran.
+   */
+  writeBackupRun(cluster: string, runs: BackupRuns, expectedRevision: string): Promise<string | null>;
   /** Start campaigning for coordinator leadership with this candidate id. */
   campaign(cluster: string, candidateId: string, ttlSec: number): Leadership;
   close(): Promise<void>;
