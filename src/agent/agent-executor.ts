@@ -147,7 +147,11 @@ export class AgentExecutor {
   /** An event when WAL archiving starts failing, and when it works again. */
   private noteArchiving(obs: PgObservation | null): void {
     const a = obs?.archiver;
-    if (!a || a.mode === 'off') return;
+    // Only the primary pushes; a standby's archive_command "fails" until the primary's copy is there.
+    if (!a || a.mode === 'off' || obs?.inRecovery !== false) {
+      this.archiveFailing = null;
+      return;
+    }
     const failing = a.lastFailedAt !== null && (a.lastArchivedAt === null || a.lastFailedAt > a.lastArchivedAt);
     if (failing && this.archiveFailing !== true) {
       this.event('error', `${this.config.name}: WAL archiving is failing (archive_command failed for ${a.lastFailedWal ?? '?'}); writes continue, unarchived WAL accumulates in pg_wal and point-in-time recovery past ${a.lastArchivedWal ?? 'the last archived segment'} is not possible until it recovers (code archive-failing)`);

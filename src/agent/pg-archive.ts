@@ -4,10 +4,12 @@
 import { join } from 'node:path';
 import type { AgentConfig, Secrets } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { archiveParameters, renderMemberConf } from '../backup/render-pgbackrest.js';
+import { archiveCommands, archiveParameters, renderMemberConf } from '../backup/render-pgbackrest.js';
 
 export interface MemberBackupPaths {
   conf: string;
+  /** Where a standby's archive_command fetches a segment to prove it is archived (removed at once). */
+  check: string;
   spool: string;
   log: string;
   lock: string;
@@ -15,7 +17,7 @@ export interface MemberBackupPaths {
 
 export function memberBackupPaths(runDir: string): MemberBackupPaths {
   const base = join(runDir, 'pgbackrest');
-  return { conf: join(runDir, 'pgbackrest.conf'), spool: join(base, 'spool'), log: join(base, 'log'), lock: join(base, 'lock') };
+  return { conf: join(runDir, 'pgbackrest.conf'), check: join(base, 'archived-check.tmp'), spool: join(base, 'spool'), log: join(base, 'log'), lock: join(base, 'lock') };
 }
 
 /** The member's pgbackrest.conf, or null when the member does not archive. */
@@ -42,4 +44,12 @@ export function memberArchiveParameters(config: AgentConfig): Record<string, str
   const b = config.backup;
   if (!b) return {};
   return archiveParameters(memberBackupPaths(config.runDir).conf, b.stanza, b.archiveTimeoutSec);
+}
+
+/** The primary's and the standby's archive_command, or null without archiving. */
+export function memberArchiveCommands(config: AgentConfig): { push: string; check: string } | null {
+  const b = config.backup;
+  if (!b) return null;
+  const p = memberBackupPaths(config.runDir);
+  return archiveCommands(p.conf, b.stanza, p.check);
 }

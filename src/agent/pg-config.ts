@@ -150,12 +150,17 @@ export function renderPrimaryConninfo(self: MemberName, upstream: Upstream, pass
   });
 }
 
-/** ballast-dynamic.conf for the member's role (no secrets: the password is in the passfile). */
-export function renderDynamicConf(self: MemberName, role: DynamicRole, passfile: string): string {
+/**
+ * ballast-dynamic.conf for the member's role (no secrets: the password is in the passfile).
+ * With archiving, the primary's archive_command pushes and a standby's only checks (see
+ * src/backup/render-pgbackrest.ts archiveCommands).
+ */
+export function renderDynamicConf(self: MemberName, role: DynamicRole, passfile: string, archive: { push: string; check: string } | null = null): string {
   const lines = ['# Managed by Ballast (role-dependent settings); changes are overwritten.'];
   if (role.kind === 'primary') {
     lines.push(`# role: primary`);
     lines.push(`synchronous_standby_names = ${quoteConfValue(renderSyncStandbyNames(role.syncStandbys))}`);
+    if (archive) lines.push(`archive_command = ${quoteConfValue(archive.push)}`);
   } else {
     lines.push(`# role: standby of ${role.upstream.name}`);
     lines.push(`primary_conninfo = ${quoteConfValue(renderPrimaryConninfo(self, role.upstream, passfile))}`);
@@ -164,6 +169,7 @@ export function renderDynamicConf(self: MemberName, role: DynamicRole, passfile:
       lines.push(`# about to be promoted: synchronous names take effect the moment it is primary`);
       lines.push(`synchronous_standby_names = ${quoteConfValue(renderSyncStandbyNames(role.syncStandbys))}`);
     }
+    if (archive) lines.push(`archive_command = ${quoteConfValue(archive.check)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -26,7 +26,7 @@ import type { ControlData, PgControl, PgObservation, Upstream } from './pg-contr
 import { resolveRunIdentity, runCommand, spawnDetached, tail, type OsIdentity, type RunOptions } from './run-as.js';
 import { scramVerifier, scramVerifierMatches } from './scram.js';
 import { ensureWaitForLsn } from './read-your-writes.js';
-import { memberArchiveParameters, memberBackupPaths, renderMemberBackupConf } from './pg-archive.js';
+import { memberArchiveCommands, memberArchiveParameters, memberBackupPaths, renderMemberBackupConf } from './pg-archive.js';
 
 export interface PostgresControlOptions {
   basebackupTimeoutMs?: number;
@@ -170,7 +170,7 @@ export class PostgresControl implements PgControl {
     await this.ensureRunDir();
     const changed = await this.writeOwned(
       join(this.config.dataDir, DYNAMIC_CONF),
-      renderDynamicConf(this.config.name, role, this.passfile),
+      renderDynamicConf(this.config.name, role, this.passfile, memberArchiveCommands(this.config)),
     );
     const signal = join(this.config.dataDir, 'standby.signal');
     const hasSignal = existsSync(signal);

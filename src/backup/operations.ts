@@ -112,6 +112,17 @@ export interface BackupListing {
   newest: string | null;
   stanza: string;
   systemId: string | null;
+  /** The last `backup verify` (null: never verified); absent when the caller did not look. */
+  lastVerify?: LastVerify | null;
+}
+
+/** The last `backup verify` result as `backup list` shows it (src/backup/verify.ts makes it). */
+export interface LastVerify {
+  verifiedAt: string;
+  ok: boolean;
+  backup: string | null;
+  seconds: number;
+  summary: string;
 }
 
 /** The cluster's archive state as `status` describes it (src/cli/describe.ts builds it). */
@@ -124,7 +135,7 @@ export interface ArchiveSummary {
   failingMembers: MemberName[];
 }
 
-export function listingOf(info: StanzaInfo, archive: ArchiveSummary | null): BackupListing {
+export function listingOf(info: StanzaInfo, archive: ArchiveSummary | null, lastVerify?: LastVerify | null): BackupListing {
   const lastArchivedMs = archive?.lastArchivedAt ? Date.parse(archive.lastArchivedAt) : null;
   const w = restorableWindow(info, lastArchivedMs);
   return {
@@ -141,6 +152,7 @@ export function listingOf(info: StanzaInfo, archive: ArchiveSummary | null): Bac
     newest: newestBackup(info)?.id ?? null,
     stanza: info.stanza,
     systemId: info.systemId,
+    ...(lastVerify === undefined ? {} : { lastVerify }),
   };
 }
 

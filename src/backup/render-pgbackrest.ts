@@ -8,9 +8,9 @@
 // - the repository-side file (DIR/backup/pgbackrest.conf locally): used by stanza-create,
 //   backup, expire, info, verify and restore; pg1..pgN are the members (a backup picks the
 //   primary and one standby: backup-standby).
-// Every member archives (archive_mode=always), so pgBackRest's archive-mode-check is turned off
-// on purpose: a standby pushes the segments it received, byte-identical to the primary's in the
-// normal case; docs/backups.md explains why this closes the gap a crashed primary leaves.
+// Every member runs with archive_mode=always, so pgBackRest's archive-mode-check is turned off on
+// purpose; only the primary pushes (see archiveCommands), so the repository has one writer.
+// docs/backups.md explains why this closes the gap a crashed primary leaves.
 import { InvalidInputError } from '../domain/errors.js';
 
 /** Where the repository lives. S3 options pass straight through to pgBackRest (untested here). */
@@ -194,13 +194,33 @@ function shellPath(p: string): string {
   return p;
 }
 
-/** postgresql.conf settings that make a member archive to, and restore from, the repository. */
+/**
+ * postgresql.conf settings of every member (role-independent): archive_mode=always, so a standby
+ * keeps each segment it received until the segment is in the archive, restore_command, and
+ * archive_timeout. archive_command depends on the role: see archiveCommands.
+ */
 export function archiveParameters(configFile: string, stanza: string, archiveTimeoutSec: number): Record<string, string> {
   const base = `pgbackrest --config=${shellPath(configFile)} --stanza=${stanzaName(stanza)}`;
   return {
     archive_mode: 'always',
-    archive_command: `${base} archive-push %p`,
     restore_command: `${base} archive-get %f "%p"`,
     archive_timeout: `${Math.max(1, Math.floor(archiveTimeoutSec))}s`,
+  };
+}
+
+/**
+ * archive_command by role. Only the primary writes to the repository (pgBackRest's repository
+ * writes are not safe against two writers of one segment). A standby's command succeeds only
+ * once the segment is in the archive (archive-get finds it), retrying for a few seconds; until
+ * then PostgreSQL keeps the segment. When a standby is promoted its command becomes the push,
+ * and the archiver pushes every segment still waiting, including those the old primary never
+ * archived: the archive has no gap across a failover.
+ */
+export function archiveCommands(configFile: string, stanza: string, checkFile: string): { push: string; check: string } {
+  const base = `pgbackrest --config=${shellPath(configFile)} --stanza=${stanzaName(stanza)}`;
+  const tmp = shellPath(checkFile);
+  return {
+    push: `${base} archive-push %p`,
+    check: `for i in 1 2 3 4 5; do ${base} --no-archive-async archive-get %f ${tmp} >/dev/null 2>&1 && rm -f ${tmp} && exit 0; sleep 1; done; exit 1`,
   };
 }

@@ -39,13 +39,15 @@ export type LastRunMs = Record<BackupType, number | null>;
 export type RepoNewest = Partial<Record<BackupType, { id: string; startedAt: number; finishedAt: number }>>;
 
 export type BackupPass =
-  | { kind: 'idle'; reason: string }
+  | { kind: 'idle'; reason: string; /** No full backup known: the repository may hold the one `up` took. */ checkRepository?: boolean }
   | { kind: 'run'; type: BackupType; takeOver: BackupClaim | null; reason: string }
   | { kind: 'blocked'; type: BackupType; claim: BackupClaim; reason: string }
   | { kind: 'retry-wait'; type: BackupType; until: number; reason: string };
 
 const TYPES: BackupType[] = ['full', 'diff', 'incr'];
 const iso = (ms: number): string => new Date(ms).toISOString();
+/** 'a full', 'a diff', 'an incr'. */
+const aType = (t: BackupType): string => `${t === 'incr' ? 'an' : 'a'} ${t}`;
 
 export function emptyRuns(now: number): BackupRuns {
   return { createdAt: now, ok: {}, last: {}, running: null };
@@ -89,9 +91,9 @@ export function decideBackupPass(i: PassInput): BackupPass {
   const { runs, now, timing: t } = i;
   const last = lastRunMs(runs);
   const claim = runs.running;
-  const claimNote = claim ? `; ${claim.by} runs a ${claim.type} backup since ${iso(claim.since)}` : '';
+  const claimNote = claim ? `; ${claim.by} runs ${aType(claim.type)} backup since ${iso(claim.since)}` : '';
   if (last.full === null && now < runs.createdAt + t.firstBackupGraceMs) {
-    return { kind: 'idle', reason: `no full backup known yet: waiting until ${iso(runs.createdAt + t.firstBackupGraceMs)} for the one ballast up takes, then taking one${claimNote}` };
+    return { kind: 'idle', checkRepository: true, reason: `no full backup known yet: waiting until ${iso(runs.createdAt + t.firstBackupGraceMs)} for the one ballast up takes, then taking one${claimNote}` };
   }
   const type = dueBackup(i.spec.schedule, last, now);
   if (type === null) {
@@ -103,7 +105,7 @@ export function decideBackupPass(i: PassInput): BackupPass {
   const why = last[type] === null ? `no ${type} backup yet` : `the ${type} schedule '${i.spec.schedule[type]}' fired since the last one at ${iso(last[type] as number)}`;
   const judged = judgeClaim(claim, i.self, now, t.claimTimeoutMs);
   if (judged === 'blocking' && claim) {
-    return { kind: 'blocked', type, claim, reason: `${type} backup due (${why}) but ${claim.by} has claimed a ${claim.type} backup since ${iso(claim.since)} (younger than ${t.claimTimeoutMs / 60_000} min): not starting a second one` };
+    return { kind: 'blocked', type, claim, reason: `${type} backup due (${why}) but ${claim.by} has claimed ${aType(claim.type)} backup since ${iso(claim.since)} (younger than ${t.claimTimeoutMs / 60_000} min): not starting a second one` };
   }
   const attempt = runs.last[type];
   const ok = runs.ok[type];
@@ -115,7 +117,7 @@ export function decideBackupPass(i: PassInput): BackupPass {
   }
   const takeOver = judged === 'own' || judged === 'stale' ? claim : null;
   const over = takeOver ? `; taking over the ${judged === 'own' ? 'claim our previous process left' : `stale claim of ${takeOver.by} since ${iso(takeOver.since)}`}` : '';
-  return { kind: 'run', type, takeOver, reason: `taking a ${type} backup: ${why}${over}` };
+  return { kind: 'run', type, takeOver, reason: `taking ${aType(type)} backup: ${why}${over}` };
 }
 
 export function claimRuns(runs: BackupRuns, claim: BackupClaim): BackupRuns {
@@ -170,7 +172,7 @@ export function adoptRepoBackups(runs: BackupRuns, repo: RepoNewest): { runs: Ba
 export interface BackupRunner {
   /** Take one backup (pgBackRest expires by the retention afterwards); throws when it fails. */
   run(type: BackupType): Promise<{ id: string }>;
-  /** The repository's newest good backups; read only when the document says a backup is due. */
+  /** The repository's newest good backups; read only when the document says a backup is due or no full is known. */
   newest?(): Promise<RepoNewest>;
 }
 
@@ -256,7 +258,7 @@ export class BackupScheduler {
       [runs, revision] = [fresh, rev];
     }
     let d = decideBackupPass({ spec, runs, now, self: id, timing: this.t });
-    if (d.kind === 'run' && this.o.runner.newest) {
+    if ((d.kind === 'run' || (d.kind === 'idle' && d.checkRepository)) && this.o.runner.newest) {
       const repo = await this.o.runner.newest().catch((e: unknown) => {
         this.log('warn', `scheduled backups: could not list the repository's backups (${errorMessage(e)}); deciding from etcd alone`);
         return null;
@@ -272,16 +274,16 @@ export class BackupScheduler {
     }
     if (d.kind === 'blocked') {
       const c = d.claim;
-      await this.eventOnce(`claim:${c.by}:${c.since}`, 'warn', `scheduled ${d.type} backup skipped: ${c.by} has claimed a ${c.type} backup since ${iso(c.since)} (code backup-skipped-claim)`);
+      await this.eventOnce(`claim:${c.by}:${c.since}`, 'warn', `scheduled ${d.type} backup skipped: ${c.by} has claimed ${aType(c.type)} backup since ${iso(c.since)} (code backup-skipped-claim)`);
     }
     if (d.kind !== 'run') return d;
     if (this.stopped || !stillLeader()) return { kind: 'not-leader', reason: `${d.type} backup due but this coordinator stopped leading before claiming it` };
     const claim: BackupClaim = { type: d.type, by: id, since: now };
     if ((await store.writeBackupRun(cluster, claimRuns(runs, claim), revision)) === null) {
-      return { kind: 'lost-race', reason: `another coordinator changed the backup document while claiming a ${d.type} backup; re-reading next pass` };
+      return { kind: 'lost-race', reason: `another coordinator changed the backup document while claiming ${aType(d.type)} backup; re-reading next pass` };
     }
     if (d.takeOver && d.takeOver.by !== id) {
-      await this.event('warn', `took over the stale claim of ${d.takeOver.by} (a ${d.takeOver.type} backup since ${iso(d.takeOver.since)}) (code backup-claim-taken-over)`);
+      await this.event('warn', `took over the stale claim of ${d.takeOver.by} (${aType(d.takeOver.type)} backup since ${iso(d.takeOver.since)}) (code backup-claim-taken-over)`);
     }
     this.log('info', d.reason);
     const running = this.o.runner.run(d.type).then(

@@ -1,10 +1,12 @@
 // `ballast backup run|list`: thin adapters over src/backup/operations.ts for a local deployment.
-import { InvalidInputError } from '../domain/errors.js';
+import { join } from 'node:path';
+import { InvalidInputError, toError } from '../domain/errors.js';
 import { layoutOf } from '../local/layout.js';
 import { loadSecrets } from '../local/prepare.js';
 import { localBackupSite } from '../local/backup-site.js';
 import type { DeploymentState } from '../local/state.js';
 import { backupJson, listingOf, readStanzaInfo, type BackupType } from '../backup/operations.js';
+import { LAST_VERIFY_FILE, lastVerifyOf, readVerifyRecord } from '../backup/verify.js';
 import { takeLocalBackup } from '../local/backup-run.js';
 import { describeCluster, renderTable } from './describe.js';
 import { EXIT_OK, createProgress, printJson, type Io } from './io.js';
@@ -46,7 +48,8 @@ export async function backupListCommand(io: Io, o: TargetOptions & { json?: bool
   const site = localBackupSite(t.state, loadSecrets(layoutOf(t.state.dir)), snap?.spec?.backups?.retention);
   const info = await readStanzaInfo(await site.pgbackrest(t.state.members.map((m) => m.name)));
   const archive = snap ? describeCluster(snap, t.state.members, Date.now()).archive : null;
-  const listing = listingOf(info, archive);
+  const verified = await readVerifyRecord(join(layoutOf(t.state.dir).backupDir, LAST_VERIFY_FILE)).catch((e: unknown) => toError(e));
+  const listing = listingOf(info, archive, verified instanceof Error ? null : verified && lastVerifyOf(verified));
   if (o.json) {
     printJson(io, listing);
     return EXIT_OK;
@@ -56,6 +59,8 @@ export async function backupListCommand(io: Io, o: TargetOptions & { json?: bool
   io.out(`restorable from ${listing.restorableFrom ?? '-'} to ${listing.restorableTo ?? '-'}\n`);
   const a = listing.archive;
   io.out(`WAL archive: last ${a.lastArchived ?? 'none'}, lag ${a.lagBytes ?? '-'} bytes / ${a.lagSeconds ?? '-'} s${a.failing ? `, FAILING on ${a.failingMembers.join(', ')}` : ''}\n`);
+  const v = listing.lastVerify;
+  io.out(`last verify: ${verified instanceof Error ? `unreadable (${verified.message})` : v ? `${v.verifiedAt} ${v.summary}` : 'never (ballast backup verify)'}\n`);
   return EXIT_OK;
 }
 

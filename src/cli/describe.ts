@@ -41,7 +41,7 @@ export interface ArchiveDescription {
   lastArchived: string | null;
   lastArchivedAt: string | null;
   failing: boolean;
-  /** Members whose newest archive attempt failed. */
+  /** Members whose newest push to the archive failed (only the primary pushes). */
   failingMembers: MemberName[];
 }
 
@@ -139,14 +139,15 @@ export function describeArchive(members: MemberDescription[], primary: MemberNam
   const archiving = members.filter((m) => m.archive !== null && m.archive.mode !== 'off');
   if (archiving.length === 0) return null;
   const p = members.find((m) => m.name === primary && m.role === 'primary')?.archive ?? null;
-  const failingMembers = archiving.filter((m) => m.archive!.failing).map((m) => m.name);
+  // Only the primary pushes; a standby's check "fails" until the primary's copy is in the archive.
+  const failingMembers = p?.failing ? [primary as MemberName] : [];
   return {
     mode: p?.mode ?? null,
     lagBytes: p?.lagBytes ?? null,
     lagSeconds: p?.lagSeconds ?? null,
     lastArchived: p?.lastArchived ?? null,
     lastArchivedAt: p?.lastArchivedAt == null ? null : new Date(p.lastArchivedAt).toISOString(),
-    failing: p?.failing ?? failingMembers.length > 0,
+    failing: p?.failing ?? false,
     failingMembers,
   };
 }

@@ -8,6 +8,8 @@ import { downCommand, superviseCommand, upCommand } from './local-commands.js';
 import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
 import { registerChaos } from './chaos-program.js';
 import { backupListCommand, backupRunCommand, restoreCommand } from './backup-commands.js';
+import { backupVerifyCommand } from './backup-verify-command.js';
+import { backupScheduleCommand } from './backup-schedule-command.js';
 import { undropCommand } from './undrop-command.js';
 
 type Opts = Record<string, string | boolean | undefined>;
@@ -99,6 +101,21 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   on(
     targetOptions(backup.command('list').description('backups, the restorable window and the WAL archive state')).option('--json', 'machine-readable output'),
     (i, o) => backupListCommand(i, o as Parameters<typeof backupListCommand>[1]),
+  );
+  on(
+    targetOptions(backup.command('verify').description('pgbackrest verify, then restore the newest backup into a scratch instance, recover it to the newest archived WAL and check it with pg_amcheck; recorded in backup list and the events'))
+      .option('--json', 'machine-readable output (the verify record)'),
+    (i, o) => backupVerifyCommand(i, o as Parameters<typeof backupVerifyCommand>[1]),
+  );
+  on(
+    targetOptions(backup.command('schedule').description('show the backup schedule (cron, UTC) and retention in force, with the next runs; with flags, change them in the cluster spec'))
+      .option('--full <cron>', 'when to take full backups (default weekly: 0 1 * * 0)')
+      .option('--diff <cron>', 'when to take differential backups (default daily: 0 1 * * 1-6)')
+      .option('--incr <cron>', 'when to take incremental backups (default hourly: 30 * * * *)')
+      .option('--retention-full <n>', 'full backups to keep, 1..100 (default 2)')
+      .option('--retention-days <n|none>', 'keep full backups for n days instead of by count; none: by count')
+      .option('--json', 'machine-readable output'),
+    (i, o) => backupScheduleCommand(i, o as Parameters<typeof backupScheduleCommand>[1]),
   );
   on(
     program

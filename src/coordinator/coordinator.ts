@@ -1,5 +1,6 @@
 // Coordinator (sentinel). Modes: candidate (campaigning) -> leader (observing, deciding) -> candidate
 // when leadership is lost. Only the leader writes the view, with CAS guarded by leadership.
+// With a backupDir in its config, the leader also takes the scheduled backups (backup/scheduler.ts).
 // After gaining leadership, or after etcd comes back, it observes for settleMs before it judges
 // any member failed (decide() enforces this through observed.observingSince).
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +11,8 @@ import { defaultSpec, type ClusterView, type MemberStatus, type Observed, type O
 import { createEtcdStore } from '../store/etcd-store.js';
 import type { ClusterSnapshot, Leadership, Store } from '../store/store.js';
 import { decide } from './decide.js';
+import { BackupScheduler } from '../backup/scheduler.js';
+import { localBackupRunner } from '../local/backup-run.js';
 
 export interface CoordinatorHandle {
   stop(): Promise<void>;
@@ -74,6 +77,17 @@ export async function startCoordinator(config: CoordinatorConfig, storeArg?: Sto
   const store = storeArg ?? createEtcdStore(config.etcd);
   let stopped = false;
   let leadership: Leadership | null = null;
+  // Scheduled backups (only with a backup site): a loop of its own, since a backup outlasts many
+  // passes of the view loop; it passes only while this coordinator leads.
+  const backupDir = config.backupDir;
+  const scheduler = backupDir === undefined ? null : new BackupScheduler({
+    store,
+    cluster: config.cluster,
+    id: config.id,
+    runner: localBackupRunner(backupDir, store, (line) => log.info({ backups: true }, line)),
+    log: (level, message) => log[level]({ backups: true }, message),
+  });
+  scheduler?.start(() => !stopped && leadership !== null && leadership.isLeader());
 
   const runTerm = async (l: Leadership): Promise<void> => {
     let observer: Observer | null = null;
@@ -142,6 +156,7 @@ export async function startCoordinator(config: CoordinatorConfig, storeArg?: Sto
     done,
     async stop() {
       stopped = true;
+      await scheduler?.stop();
       await leadership?.resign().catch(() => undefined);
       await store.close().catch(() => undefined);
       await done.catch(() => undefined);

@@ -146,7 +146,7 @@ function writeConfigs(state: DeploymentState, layout: Layout, user: OsUser): voi
     writeFileAtomic(layout.agentConfig(m.name), `${JSON.stringify(cfg, null, 2)}\n`, 0o644);
   }
   for (const c of state.coordinators) {
-    const cfg: CoordinatorConfig = { cluster: state.cluster, id: c.id, etcd };
+    const cfg: CoordinatorConfig = { cluster: state.cluster, id: c.id, etcd, ...(state.backup ? { backupDir: state.dir } : {}) };
     writeFileAtomic(layout.coordinatorConfig(c.id), `${JSON.stringify(cfg, null, 2)}\n`, 0o644);
   }
   for (const r of state.routers ?? []) {

@@ -68,6 +68,11 @@ export class TestCluster {
     }
   }
 
+  /** Manage a cluster some other command started (e.g. `ballast restore --json` printed `info`). */
+  static adopt(dir: string, info: UpInfo): TestCluster {
+    return new TestCluster(dir, info, true);
+  }
+
   state(): DeploymentState {
     const s = readState(layoutOf(this.dir).state);
     if (!s) throw new Error(`no state file in ${this.dir}`);

@@ -1,7 +1,8 @@
 // pgBackRest files and archive settings (pure renderers), and the archive status of a member.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { archiveParameters, renderMemberConf, renderRepoConf, type MemberFileInput, type RepoFileInput } from '../../src/backup/render-pgbackrest.js';
+import { renderDynamicConf } from '../../src/agent/pg-config.js';
+import { archiveCommands, archiveParameters, renderMemberConf, renderRepoConf, type MemberFileInput, type RepoFileInput } from '../../src/backup/render-pgbackrest.js';
 import { archiveStatusOf, archivedUpTo, segmentStart, type ArchiverFacts } from '../../src/domain/archive.js';
 import { chooseBackupSource } from '../../src/backup/operations.js';
 import { InvalidInputError } from '../../src/domain/errors.js';
@@ -62,14 +63,25 @@ test('renderers refuse bad values', () => {
   for (const [name, fn] of bad) assert.throws(fn, InvalidInputError, name);
 });
 
-test('archive parameters: always, push and get with the member file, timeout', () => {
+test('archive parameters: always on every member, restore from the archive, timeout', () => {
   const p = archiveParameters('/d/m/pgbackrest.conf', 'main', 60);
   assert.deepEqual(p, {
     archive_mode: 'always',
-    archive_command: 'pgbackrest --config=/d/m/pgbackrest.conf --stanza=main archive-push %p',
     restore_command: 'pgbackrest --config=/d/m/pgbackrest.conf --stanza=main archive-get %f "%p"',
     archive_timeout: '60s',
   });
+});
+
+test('archive commands by role: the primary pushes, a standby only proves the segment is archived', () => {
+  const c = archiveCommands('/d/m/pgbackrest.conf', 'main', '/d/m/pgbackrest/check.tmp');
+  assert.equal(c.push, 'pgbackrest --config=/d/m/pgbackrest.conf --stanza=main archive-push %p');
+  assert.match(c.check, /--no-archive-async archive-get %f \/d\/m\/pgbackrest\/check\.tmp/);
+  assert.doesNotMatch(c.check, /archive-push/);
+  const primary = renderDynamicConf('a', { kind: 'primary', syncStandbys: [] }, '/p', c);
+  assert.match(primary, /^archive_command = 'pgbackrest .* archive-push %p'$/m);
+  const standby = renderDynamicConf('b', { kind: 'standby', upstream: { name: 'a', host: 'h', port: 1 } }, '/p', c);
+  assert.match(standby, /^archive_command = 'for i in .*archive-get %f/m);
+  assert.doesNotMatch(renderDynamicConf('b', { kind: 'standby', upstream: { name: 'a', host: 'h', port: 1 } }, '/p'), /archive_command/, 'none without archiving');
 });
 
 test('archivedUpTo and segmentStart', () => {
