@@ -144,6 +144,21 @@ export class AgentExecutor {
     }
   }
 
+  /** The primary's newest probe of the backup repository (null: not probed / not primary). */
+  repo: { reachable: boolean; error: string | null; at: number } | null = null;
+
+  /** Record a repository probe; an event when the repository becomes unreachable or reachable again. */
+  noteRepo(r: { reachable: boolean; error: string | null; at: number } | null): void {
+    const before = this.repo?.reachable ?? null;
+    this.repo = r;
+    if (r === null) return;
+    if (!r.reachable && before !== false) {
+      this.event('error', `${this.config.name}: the backup repository is unreachable (${r.error ?? 'unknown error'}); writes continue, WAL waits in pg_wal (up to archive-push-queue-max) (code archive-repo-unreachable)`);
+    } else if (r.reachable && before === false) {
+      this.event('info', `${this.config.name}: the backup repository is reachable again; archiving catches up (code archive-repo-reachable)`);
+    }
+  }
+
   /** An event when WAL archiving starts failing, and when it works again. */
   private noteArchiving(obs: PgObservation | null): void {
     const a = obs?.archiver;

@@ -1,6 +1,6 @@
 // Builds the MemberStatus an agent publishes (pure given its inputs).
 import { performance } from 'node:perf_hooks';
-import { archiveStatusOf } from '../domain/archive.js';
+import { archiveStatusOf, type ArchiveStatus } from '../domain/archive.js';
 import { lsnDiff } from '../domain/lsn.js';
 import type { MemberStatus } from '../domain/types.js';
 import type { AgentExecutor } from './agent-executor.js';
@@ -52,8 +52,14 @@ export function buildStatus(state: AgentState, exec: AgentExecutor, bumpSeq: boo
     restartAttempts: state.mem.restartAttempts,
     downForMs: exec.downSince !== null ? Math.round(now - exec.downSince) : null,
     rejoin: exec.rejoin,
-    archive: obs?.archiver ? archiveStatusOf(obs.archiver, primary ? obs.currentLsn : null, Date.now()) : null,
+    archive: obs?.archiver ? withRepo(archiveStatusOf(obs.archiver, primary ? obs.currentLsn : null, Date.now()), primary ? exec.repo : null) : null,
     activity: exec.activity,
     lastError: exec.lastError,
   };
+}
+
+/** The primary's repository probe joins its archive status: an unreachable repository is failing. */
+function withRepo(a: ArchiveStatus, repo: { reachable: boolean; error: string | null } | null): ArchiveStatus {
+  if (repo === null) return a;
+  return { ...a, repoReachable: repo.reachable, repoError: repo.error, failing: a.failing || !repo.reachable };
 }

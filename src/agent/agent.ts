@@ -23,6 +23,7 @@ import { slotName, type PgControl, type Upstream } from './pg-control.js';
 import { PostgresControl } from './postgres-control.js';
 import { isStreamingFrom, reconcile, type AgentMemory } from './reconcile.js';
 import { divergedFromPrimary } from './timeline.js';
+import { REPO_PROBE_INTERVAL_MS, RepoProbe } from './repo-probe.js';
 
 export interface AgentHandle {
   /** Stop the agent loop and its HTTP server; postgres keeps running. */
@@ -95,6 +96,15 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
   let stopped = false;
   let session: MemberSession | null = null;
 
+  const repo = new RepoProbe(config, secrets);
+  const repoTick = async () => {
+    if (exec.obs?.inRecovery !== false) {
+      if (repo.last !== null) exec.noteRepo(null);
+      repo.clear();
+      return;
+    }
+    exec.noteRepo(await repo.probe());
+  };
   const facts = (): HealthFacts => ({ status: buildStatus(state, exec, false), view: state.view, confirmation: state.confirmation() });
   const http: FastifyInstance = await startHealthServer(config.apiHost, config.apiPort, facts);
 
@@ -237,6 +247,7 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     loop(() => state.spec.timing.heartbeatMs, etcdTick, 'etcd'),
     loop(() => PROBE_INTERVAL_MS, probeTick, 'probe'),
     loop(() => 100, controlPass, 'control'),
+    ...(repo.enabled ? [loop(() => REPO_PROBE_INTERVAL_MS, repoTick, 'repo')] : []),
   ]).then(() => undefined);
 
   return {

@@ -3,6 +3,7 @@
 // window and the archive's state. Collaborators come in as arguments: a BackupSite (where the
 // repository-side pgBackRest file is written and run) and a cluster snapshot from the store.
 import { BallastError, CommandFailedError, InvalidInputError } from '../domain/errors.js';
+import type { ArchiveDescription } from '../domain/archive.js';
 import type { MemberName, MemberStatus } from '../domain/types.js';
 import { newestBackup, parseStanzaInfo, restorableWindow, type BackupRecord, type StanzaInfo } from './backup-info.js';
 import type { PgBackRest } from './pgbackrest.js';
@@ -125,17 +126,8 @@ export interface LastVerify {
   summary: string;
 }
 
-/** The cluster's archive state as `status` describes it (src/cli/describe.ts builds it). */
-export interface ArchiveSummary {
-  lagBytes: number | null;
-  lagSeconds: number | null;
-  lastArchived: string | null;
-  lastArchivedAt: string | null;
-  failing: boolean;
-  failingMembers: MemberName[];
-}
 
-export function listingOf(info: StanzaInfo, archive: ArchiveSummary | null, lastVerify?: LastVerify | null): BackupListing {
+export function listingOf(info: StanzaInfo, archive: ArchiveDescription | null, lastVerify?: LastVerify | null): BackupListing {
   const lastArchivedMs = archive?.lastArchivedAt ? Date.parse(archive.lastArchivedAt) : null;
   const w = restorableWindow(info, lastArchivedMs);
   return {

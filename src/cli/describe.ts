@@ -1,6 +1,6 @@
 // Pure views of a cluster snapshot for `ballast status` (and the readiness wait of `up`).
 import type { ClusterSnapshot } from '../store/store.js';
-import type { ArchiveStatus } from '../domain/archive.js';
+import type { ArchiveDescription, ArchiveStatus } from '../domain/archive.js';
 import type { DisplayRole, MemberName, MemberStatus, PostgresState, RejoinRecord } from '../domain/types.js';
 import { describeRouters, renderRouters, type RouterDescription } from './describe-routers.js';
 import { renderTable } from './describe-table.js';
@@ -33,17 +33,7 @@ export interface MemberDescription {
   archive: ArchiveStatus | null;
 }
 
-/** The cluster's WAL archive as the primary sees it, plus which members fail to archive. */
-export interface ArchiveDescription {
-  mode: string | null;
-  lagBytes: number | null;
-  lagSeconds: number | null;
-  lastArchived: string | null;
-  lastArchivedAt: string | null;
-  failing: boolean;
-  /** Members whose newest push to the archive failed (only the primary pushes). */
-  failingMembers: MemberName[];
-}
+export type { ArchiveDescription };
 
 export interface ClusterDescription {
   cluster: string | null;
@@ -149,6 +139,8 @@ export function describeArchive(members: MemberDescription[], primary: MemberNam
     lastArchivedAt: p?.lastArchivedAt == null ? null : new Date(p.lastArchivedAt).toISOString(),
     failing: p?.failing ?? false,
     failingMembers,
+    repoReachable: p?.repoReachable ?? null,
+    repoError: p?.repoError ?? null,
   };
 }
 
@@ -190,7 +182,7 @@ export function renderDescription(d: ClusterDescription): string {
     const a = d.archive;
     out.push('');
     out.push(`WAL archive: last ${a.lastArchived ?? 'none'} at ${a.lastArchivedAt ?? '-'}, lag ${cell(a.lagBytes)} bytes / ${cell(a.lagSeconds)} s`
-      + (a.failingMembers.length ? `; FAILING on ${a.failingMembers.join(', ')} (see ballast events; writes continue, PITR is at risk)` : '; archiving ok'));
+      + (a.failingMembers.length ? `; FAILING on ${a.failingMembers.join(', ')}${a.repoReachable === false ? ` (repository unreachable: ${a.repoError ?? '?'})` : ''} (see ballast events; writes continue, PITR is at risk)` : '; archiving ok'));
   }
   return `${out.join('\n')}\n`;
 }

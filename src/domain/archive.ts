@@ -35,6 +35,9 @@ export interface ArchiveStatus {
   lagSeconds: number | null;
   /** Complete segments waiting for the archive. */
   waitingSegments: number | null;
+  /** Primary: did the newest probe reach the repository (null: not probed)? */
+  repoReachable?: boolean | null;
+  repoError?: string | null;
 }
 
 export const WAL_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -86,4 +89,19 @@ export function archiveStatusOf(f: ArchiverFacts, currentLsn: LsnText | null, no
     lagSeconds,
     waitingSegments: f.readyCount ?? null,
   };
+}
+
+/** The cluster's WAL archive as the primary sees it (status, backup list). */
+export interface ArchiveDescription {
+  mode: string | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  lastArchived: string | null;
+  lastArchivedAt: string | null;
+  failing: boolean;
+  /** Members whose newest push to the archive failed (only the primary pushes). */
+  failingMembers: string[];
+  /** The primary's newest probe of the repository (null: not probed). */
+  repoReachable: boolean | null;
+  repoError: string | null;
 }

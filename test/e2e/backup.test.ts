@@ -5,7 +5,7 @@
 // breaks the cluster) no gap in the archive across a host crash of the primary.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -177,6 +177,46 @@ test('bad input against a real cluster: clear errors, nothing changed', async ()
   const second = await refused(['backup', 'run', '--dir', cluster.dir, '--type', 'incr']);
   assert.match(second, /already running/);
   assert.equal((JSON.parse(await first) as { type: string }).type, 'full');
+});
+
+test('repository unreachable: status and events say so within 5 s, writes go on; reachable again: archiving catches up with no gap', async () => {
+  const d = await cluster.waitHealthy();
+  const primary = d.members.find((m) => m.role === 'primary')!.name;
+  const repo = join(cluster.dir, 'backup', 'repo');
+  const writer = new Writer(cluster.writerTarget(), { pauseMs: 5, firstId: 500_000 });
+  await writer.start();
+  await writer.waitForAcks(20);
+  chmodSync(repo, 0o000);
+  const cutAt = Date.now();
+  try {
+    const seen = await cluster.waitFor('the archive reported failing', (x) => x.archive?.failing === true, 15_000);
+    const took = Date.now() - cutAt;
+    assert.ok(took <= 5000 + 500, `status said failing after ${took} ms`);
+    assert.ok(seen.members.find((m) => m.name === primary)?.role === 'primary');
+    const events = await cluster.events();
+    assert.ok(events.some((e) => /code archive-repo-unreachable/.test(e)), 'an event says the repository is unreachable');
+    // Writes go on while the repository is away; make the primary complete a segment meanwhile.
+    await cluster.superQuery(primary, 'SELECT pg_switch_wal()');
+    await writer.waitForAcks(50);
+  } finally {
+    chmodSync(repo, 0o700);
+  }
+  await cluster.waitFor('archiving caught up', (x) => {
+    const a = x.archive;
+    return a !== null && !a.failing && (a.lagBytes ?? Infinity) < 16 * 1024 * 1024;
+  }, 90_000);
+  const events = await cluster.events();
+  assert.ok(events.some((e) => /code archive-repo-reachable/.test(e)), 'an event says the repository is back');
+  await writer.waitForAcks(20);
+  await writer.stop();
+  const r = await restore('latest-after-repo-outage', ['--latest']);
+  try {
+    const present = new Set(await idsOn(r, 'ballast_acked_writes'));
+    const missing = writer.result.acked.filter((a) => !present.has(a.id)).map((a) => a.id);
+    assert.deepEqual(missing, [], `acknowledged writes missing after the outage: ${missing.length} of ${writer.result.acked.length}`);
+  } finally {
+    await r.stop();
+  }
 });
 
 test('the archive has no gap across a host crash of the primary: restore --latest holds every acknowledged write', async () => {
