@@ -22,6 +22,7 @@ import { routingLayout, routingPids, stopRouting, type RoutingLayout } from '../
 import type { RouterConfigInput } from '../routing/router-config.js';
 import { childrenOf } from '../testkit/cluster.js';
 import { createNetwork, planNetwork, run, spawnInNamespace, type NetHost, type Network } from './netns.js';
+import { backupLayoutOf, chaosBackupConfig, makeRepo, type ChaosBackupLayout } from './backup-check.js';
 import type { RunRecord } from './run-state.js';
 
 export const CLUSTER = 'main';
@@ -90,11 +91,17 @@ export class Deployment {
   private superviseTimer: NodeJS.Timeout | null = null;
   private readonly deadSince = new Map<string, number>();
   readonly unexpectedExits: UnexpectedExit[] = [];
+  /** The pgBackRest repository every member archives into (DIR/backup). */
+  readonly backup: ChaosBackupLayout;
 
   constructor(readonly dir: string, readonly record: RunRecord, private readonly log: (l: string) => void) {
     this.net = planNetwork(record.state.runId, ALL_HOSTS);
     this.secretsFile = join(dir, 'secrets.json');
     this.user = lookupOsUser(OS_USER);
+    this.backup = backupLayoutOf(dir, this.secretsFile, CLUSTER, PG_HOSTS.map((h) => {
+      const m = memberOfHost(h);
+      return { name: m, dataDir: this.memberData(m), runDir: this.memberDir(m), port: PG_PORT };
+    }));
   }
 
   host(name: string): NetHost {
@@ -143,6 +150,7 @@ export class Deployment {
     this.log(`network: ${this.net.hosts.map((h) => `${h.name}=${h.ip}`).join(' ')} (namespaces ${this.net.switchNs.replace(/sw$/, '*')})`);
     for (const h of ALL_HOSTS) mkdirSync(this.hostDir(h), { recursive: true, mode: 0o755 });
     for (const h of PG_HOSTS) await this.mountMemberFs(h);
+    makeRepo(this.backup);
     this.writeConfigs();
     for (const h of ETCD_HOSTS) this.start(`etcd ${h}`);
   }
@@ -166,6 +174,7 @@ export class Deployment {
         secretsFile: this.secretsFile, osUser: OS_USER,
         // Keep pg_wal well inside the member's tmpfs.
         pgParameters: { max_wal_size: '256MB', wal_keep_size: '64MB', max_slot_wal_keep_size: '512MB' },
+        backup: chaosBackupConfig(this.backup),
       };
       writeFileAtomic(join(this.hostDir(h), 'agent.json'), json(cfg), 0o644);
       const co: CoordinatorConfig = { cluster: CLUSTER, id: coordinatorOfHost(h), etcd };

@@ -11,6 +11,7 @@ import { sleep } from '../local/proc.js';
 import { BALLAST_BIN } from '../local/supervisor.js';
 import { CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
 import type { ObserveSample } from './history.js';
+import { setRepoReachable } from './backup-check.js';
 import { applyCuts, isolationCuts, oneWayCuts, partitionCuts, run, type Cut } from './netns.js';
 import type { Rng } from './prng.js';
 
@@ -18,7 +19,7 @@ export const FAULT_NAMES = [
   'kill-agent', 'kill-postgres', 'kill-coordinator', 'kill-etcd', 'kill-pgbouncer', 'kill-haproxy',
   'freeze-primary', 'isolate-primary', 'isolate-sync', 'isolate-async', 'isolate-etcd', 'one-way-primary',
   'partial-partition', 'etcd-quorum-loss', 'disk-full-primary', 'switchover', 'kill-leader-during-failover',
-  'unsafe-promotion',
+  'backup-repo-down', 'unsafe-promotion',
 ] as const;
 /** Faults that break the invariants on purpose (to show the checker catches it): never in random schedules. */
 export const UNSAFE_FAULTS: readonly FaultName[] = ['unsafe-promotion'];
@@ -227,6 +228,10 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const bytes = fillFilesystem(filler);
       return { target: `filesystem of ${m} (primary): filled up with ${Math.round(bytes / 1048576)} MiB`, notes: [], heal: async () => rmSync(filler, { force: true }) };
     }
+    case 'backup-repo-down': {
+      setRepoReachable(dep.backup, false);
+      return { target: `the backup repository ${dep.backup.repo} (unreadable and unwritable for postgres)`, notes: [], heal: async () => setRepoReachable(dep.backup, true) };
+    }
     case 'switchover': {
       const from = ctx.primary();
       const effectiveAt = Date.now();
@@ -249,6 +254,9 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const a = ctx.standby('async');
       const sync = ctx.standby('sync');
       const p = ctx.primary();
+      // The repository (on the file system every namespace shares) would let the cut-off standby
+      // catch up through restore_command: take it away too, so the standby really falls behind.
+      setRepoReachable(dep.backup, false);
       const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
       await sleep(Math.max(2000, step.holdMs / 2));
       const idP = await ctx.addCuts(isolationCuts([hostOfMember(p), hostOfMember(sync)], allHosts()));
@@ -262,7 +270,14 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       } catch (e) {
         note = `forced failover to ${a} failed: ${errorMessage(e).slice(0, 300)}`;
       }
-      return { target: `async standby ${a} cut off and left behind, primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`, notes: [note], effectiveAt, heal: () => ctx.removeCuts(idP) };
+      return {
+        target: `async standby ${a} cut off and left behind (the backup repository away too), primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`,
+        notes: [note], effectiveAt,
+        heal: async () => {
+          await ctx.removeCuts(idP);
+          setRepoReachable(dep.backup, true);
+        },
+      };
     }
     case 'kill-leader-during-failover': {
       const m = ctx.primary();

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, c
 import { join } from 'node:path';
 import { InvalidInputError, errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
+import { checkArchive, setUpBackups, switchWal, type ArchiveCheck } from './backup-check.js';
 import { checkHistory, type CheckResult } from './checker.js';
 import { Deployment, PG_HOSTS, memberOfHost, type UnexpectedExit } from './deploy.js';
 import { FaultContext, injectFault, randomSchedule, type FaultStep } from './faults.js';
@@ -45,6 +46,11 @@ export interface ChaosReport {
   endedAt: number;
   faults: FaultRecord[];
   check: CheckResult | null;
+  /**
+   * After the run: the archive restored to its end into a scratch instance; every acknowledged
+   * write older than archive_timeout before the end must be in it (null: not checked).
+   */
+  backupCheck?: ArchiveCheck | null;
   /** Scenario expectations and harness problems (non-empty = failed). */
   problems: string[];
   teardown: TeardownReport | null;
@@ -104,6 +110,8 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
   let startedAt = Date.now();
   let endedAt = startedAt;
   let check: CheckResult | null = null;
+  let backupCheck: ArchiveCheck | null = null;
+  let backupsReady = false;
   let teardown: TeardownReport | null = null;
   const waitUntil = async (what: string, pred: () => boolean, timeoutMs: number): Promise<boolean> => {
     const end = Date.now() + timeoutMs;
@@ -120,6 +128,12 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     dep.startCluster();
     if (!(await waitUntil('a healthy cluster', () => healthy(ctx.latest()), 240_000))) throw new Error('the cluster never became healthy');
     log(`cluster healthy: primary ${ctx.primary()}, sync ${ctx.view().syncStandbys.join(',')}`);
+    try {
+      await setUpBackups(dep.backup, log);
+      backupsReady = true;
+    } catch (e) {
+      problems.push(`backups could not be set up (stanza-create, first full backup): ${errorMessage(e).slice(0, 500)}`);
+    }
     dep.start('worker workload');
     for (const m of MEMBERS) dep.start(`worker prober ${m}`);
     if (!(await waitUntil('the first acknowledged write', () => lastAckAt(dir) !== null, 60_000))) throw new Error('the workload never got a write acknowledged');
@@ -173,6 +187,9 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     dep.signal('worker observer', 'SIGTERM');
     await sleep(500);
     check = checkHistory(readHistory(dir, MEMBERS, faults, startedAt, endedAt));
+    // Bring the archive up to now (best effort: the check only requires what archive_timeout bounds).
+    const p = dep.backup.members.find((m) => m.name === ctx.primary());
+    if (p) await switchWal(p).then(() => sleep(3000)).catch((e: unknown) => log(`could not switch WAL on ${p.name}: ${errorMessage(e)}`));
   } catch (e) {
     problems.push(`run aborted: ${errorMessage(e)}`);
     log(`run aborted: ${errorMessage(e)}`);
@@ -187,10 +204,18 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     }
   }
   if (teardown && teardown.failed.length > 0) problems.push(`teardown left: ${teardown.failed.join('; ')}`);
+  if (backupsReady && check !== null) {
+    // After teardown (the restore reads only the repository): nothing else competes for the CPU.
+    log('restoring the end of the archive into a scratch instance to look for every acknowledged write');
+    backupCheck = await checkArchive(dep.backup, readHistory(dir, MEMBERS, faults, startedAt, endedAt).acks, endedAt, log);
+    if (backupCheck.error) problems.push(`the archive could not be restored: ${backupCheck.error}`);
+    else if (!backupCheck.ok) problems.push(`${backupCheck.missing.length} acknowledged write(s) older than archive_timeout missing from the archive (ids ${backupCheck.missing.slice(0, 10).join(', ')})`);
+    else log(`archive check: all ${backupCheck.required} acknowledged writes older than archive_timeout are in the archive (plus ${backupCheck.youngerPresent} younger ones); restore took ${backupCheck.restoreSeconds.toFixed(1)} s`);
+  }
   const files = { json: join(dir, 'report.json'), html: join(dir, 'report.html') };
   const report: ChaosReport = {
     ok: problems.length === 0 && check !== null && check.ok,
-    runId, dir, scenario: opts.scenario.name, seed: opts.seed, startedAt, endedAt, faults, check, problems, teardown,
+    runId, dir, scenario: opts.scenario.name, seed: opts.seed, startedAt, endedAt, faults, check, backupCheck, problems, teardown,
     unexpectedExits: dep.unexpectedExits, files,
   };
   writeReport(report, log);

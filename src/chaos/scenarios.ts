@@ -38,9 +38,10 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'quick',
-    description: 'CI run: switchover, primary isolated 8 s, kill -9 of the primary postgres, PgBouncer and the leader coordinator',
+    description: 'CI run: switchover, primary isolated 8 s, kill -9 of the primary postgres, PgBouncer and the leader coordinator, backup repository away 4 s',
     steps: [
       { fault: 'switchover', holdMs: 0 },
+      { fault: 'backup-repo-down', holdMs: 4_000 },
       { fault: 'isolate-primary', holdMs: 8_000 },
       { fault: 'kill-postgres', holdMs: 0 },
       { fault: 'kill-pgbouncer', holdMs: 0 },

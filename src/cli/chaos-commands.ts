@@ -67,6 +67,8 @@ export async function chaosRunCommand(io: Io, o: ChaosRunFlags): Promise<number>
 
 function printReport(io: Io, report: import('../chaos/harness.js').ChaosReport, json: boolean, log: (l: string) => void): number {
   const c = report.check;
+  const b = report.backupCheck;
+  if (b) log(`archive: ${b.error ? `restore failed: ${b.error.split('\n')[0]}` : `${b.required - b.missing.length} of ${b.required} acknowledged writes older than archive_timeout restored from the archive (${b.missing.length} missing), restore ${b.restoreSeconds.toFixed(1)} s`}`);
   log(`${report.ok ? 'PASSED' : 'FAILED'}: ${c ? `${c.acked} acknowledged, ${c.lost.length} lost, ${c.duplicated.length} duplicated, ${c.reordered.length} reordered keys, ${c.splitBrain.length} two-writer moments, availability ${(c.availability * 100).toFixed(1)} %` : 'no check'}`);
   for (const v of [...(c?.violations ?? []), ...report.problems]) log(`  ${v}`);
   for (const u of report.unexpectedExits) log(`  note: ${u.key} (pid ${u.pid}) exited on its own ${Math.round((u.at - report.startedAt) / 1000)} s into the run (restarted); see the report`);

@@ -48,6 +48,12 @@ test('chaos quick run: no acknowledged write lost, never two writable members, n
     assert.equal(report.check.splitBrain.length, 0, why());
     assert.ok(report.check.acked > 100, why());
     assert.equal(report.faults.length, scenario.steps.length);
+    // The archive, restored to its end after the run (a backup-repo-down fault included), holds
+    // every acknowledged write older than archive_timeout.
+    assert.ok(report.backupCheck, why());
+    assert.equal(report.backupCheck.error, null, why());
+    assert.deepEqual(report.backupCheck.missing, [], why());
+    assert.ok(report.backupCheck.required > 50, why());
     assert.ok(report.ok, why());
 
     // The same history, doctored, must fail.
