@@ -5,7 +5,7 @@
 // Steps: check input -> (live source: txid + pg_switch_wal, wait until archived) -> check the
 // window -> prepare NEW_DIR -> pgbackrest restore into pg1 -> recover and promote -> start the
 // cluster (the other members clone from pg1; a first full backup into its own repository).
-import { chownSync, existsSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { agentConfigSchema, loadJsonFile, SUPERUSER, type Secrets } from '../domain/config.js';
 import { BallastError, CommandFailedError, InvalidInputError, TimeoutError, errorMessage } from '../domain/errors.js';
@@ -156,6 +156,8 @@ export async function restoreLocal(o: RestoreOptions): Promise<DeploymentState> 
     throw new CommandFailedError(`restoring into ${into} failed (the directory is left for inspection; remove it before trying again): ${errorMessage(e)}`, { cause: e });
   } finally {
     await ctl.close();
+    // It holds the source's cipher pass: the new cluster has no business keeping it.
+    rmSync(confPath, { force: true });
   }
   return state;
 }

@@ -5,7 +5,7 @@
 // breaks the cluster) no gap in the archive across a host crash of the primary.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -58,7 +58,12 @@ test('every member archives; status and backup list report the archive and the f
     members: { name: string; archive: { mode: string } | null }[];
     archive: { lagBytes: number | null; lagSeconds: number | null; failing: boolean } | null;
   };
-  for (const m of st.members) assert.equal(m.archive?.mode, 'always', `${m.name} archives (archive_mode=always)`);
+  for (const m of st.members) {
+    assert.equal(m.archive?.mode, 'always', `${m.name} archives (archive_mode=always)`);
+    // The files that hold the repository cipher pass are 0600.
+    assert.equal(statSync(join(cluster.dir, 'members', m.name, 'pgbackrest.conf')).mode & 0o777, 0o600);
+  }
+  assert.equal(statSync(join(cluster.dir, 'backup', 'pgbackrest.conf')).mode & 0o777, 0o600);
   assert.ok(st.archive !== null && st.archive.failing === false && typeof st.archive.lagBytes === 'number', `archive in status: ${JSON.stringify(st.archive)}`);
   const list = JSON.parse(await ballast(['backup', 'list', '--dir', cluster.dir, '--json'])) as {
     backups: { id: string; type: string; member: string }[]; restorableFrom: string | null; restorableTo: string | null;
@@ -110,6 +115,7 @@ test('PITR: restore --time at three moments, --lsn and --xid: each new cluster h
       assert.deepEqual(ids, Array.from({ length: k.upTo }, (_, i) => i + 1), `${k.name} (${k.target.join(' ')}) holds rows 1..${k.upTo}`);
       const st = JSON.parse(await ballast(['status', '--dir', r.dir, '--json'])) as { members: { role: string }[] };
       assert.equal(st.members[0]!.role, 'primary', 'the restored cluster runs');
+      assert.equal(existsSync(join(r.dir, 'backup', 'restore-source.conf')), false, 'the source cipher pass does not stay in the new cluster');
     } finally {
       await r.stop();
     }
