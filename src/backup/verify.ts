@@ -7,7 +7,7 @@
 //    the archive and promoted, started, then checked with pg_amcheck (heap and B-tree,
 //    --heapallindexed) or, when pg_amcheck cannot run, by reading every user table in full
 //    (count(*)); the instance is stopped and its directory removed whatever happened.
-// Steps: verify -> info (newest backup, newest archived WAL) -> scratch -> restore -> recover ->
+// Steps: info (oldest and newest backup, newest archived WAL) -> verify -> scratch -> restore -> recover ->
 // start -> check -> stop + remove. The result is one record (VerifyRecord); the caller stores it
 // and appends the event. Collaborators come in as arguments; the parsers are pure.
 import { existsSync } from 'node:fs';
@@ -189,22 +189,27 @@ export function parseVerifyOutput(text: string): VerifyReport {
   return r;
 }
 
-/** Gaps inside one timeline of one archive: WAL that a restore across them cannot replay. */
-export function walGaps(ranges: WalRange[]): string[] {
+/**
+ * Gaps inside one timeline of one archive: WAL that a restore across them cannot replay. Gaps
+ * that end at or before `fromSegment` (the oldest backup's first WAL segment) do not matter: no
+ * restore starts before that backup, and pgBackRest's expire may leave such holes behind.
+ */
+export function walGaps(ranges: WalRange[], fromSegment: string | null = null): string[] {
   const gaps: string[] = [];
   const sorted = [...ranges].sort((a, b) => a.archiveId.localeCompare(b.archiveId) || a.start.localeCompare(b.start));
   for (let k = 1; k < sorted.length; k++) {
     const prev = sorted[k - 1]!;
     const cur = sorted[k]!;
     if (prev.archiveId !== cur.archiveId || prev.stop.slice(0, 8) !== cur.start.slice(0, 8)) continue;
+    if (fromSegment !== null && cur.start.slice(8) <= fromSegment.slice(8)) continue;
     gaps.push(`WAL ${cur.archiveId}: the segments between ${prev.stop} and ${cur.start} are missing from the archive (no restore can replay across them)`);
   }
   return gaps;
 }
 
 /** The pgbackrest verify check: ok when the report says ok and lists no problem and no gap. */
-export function judgeVerify(report: VerifyReport): { ok: boolean; detail: string } {
-  const problems = [...report.problems, ...walGaps(report.walRanges)];
+export function judgeVerify(report: VerifyReport, fromSegment: string | null = null): { ok: boolean; detail: string } {
+  const problems = [...report.problems, ...walGaps(report.walRanges, fromSegment)];
   if (report.status === null) return { ok: false, detail: problems.length > 0 ? listOf(problems) : 'pgbackrest verify printed no report' };
   if (report.status === 'ok' && problems.length === 0) {
     return { ok: true, detail: `${plural(report.walChecked, 'WAL segment')} and ${plural(report.backupsChecked, 'backup')} (${plural(report.filesChecked, 'file')}) checked: all valid` };
@@ -300,10 +305,6 @@ export async function verifyBackups(i: VerifyInput): Promise<VerifyRecord> {
   const now = i.now ?? Date.now;
   const t0 = now();
   const pgb = await i.site.pgbackrest(i.members);
-  i.progress('verify: pgbackrest verify: checking every backup file and WAL segment in the repository');
-  const pv = await pgbackrestVerify(pgb);
-  i.progress(`verify: pgbackrest verify ${pv.ok ? 'ok' : 'FAILED'}: ${oneLine(pv.detail)}`);
-  i.signal?.throwIfAborted();
   let info: StanzaInfo | null = null;
   let infoError = '';
   try {
@@ -311,6 +312,11 @@ export async function verifyBackups(i: VerifyInput): Promise<VerifyRecord> {
   } catch (e) {
     infoError = errorMessage(e);
   }
+  const oldest = info?.backups.find((b) => !b.error) ?? null;
+  i.progress('verify: pgbackrest verify: checking every backup file and WAL segment in the repository');
+  const pv = await pgbackrestVerify(pgb, oldest?.walStart ?? null);
+  i.progress(`verify: pgbackrest verify ${pv.ok ? 'ok' : 'FAILED'}: ${oneLine(pv.detail)}`);
+  i.signal?.throwIfAborted();
   const newest = info ? newestBackup(info) : null;
   let restore: RestoreOutcome;
   let check: CheckOutcome;
@@ -323,10 +329,10 @@ export async function verifyBackups(i: VerifyInput): Promise<VerifyRecord> {
   return buildVerifyRecord({ finishedMs: now(), backup: newest?.id ?? null, pgbackrestVerify: pv, restore, amcheck: check, seconds: (now() - t0) / 1000 });
 }
 
-async function pgbackrestVerify(pgb: PgBackRest): Promise<{ ok: boolean; detail: string }> {
+async function pgbackrestVerify(pgb: PgBackRest, fromSegment: string | null): Promise<{ ok: boolean; detail: string }> {
   try {
     const r = await pgb.run(['verify', '--output=text', '--verbose', '--log-level-console=detail'], { timeoutMs: LONG });
-    return judgeVerify(parseVerifyOutput(`${r.stdout}\n${r.stderr}`));
+    return judgeVerify(parseVerifyOutput(`${r.stdout}\n${r.stderr}`), fromSegment);
   } catch (e) {
     return { ok: false, detail: errorMessage(e) };
   }

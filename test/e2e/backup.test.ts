@@ -225,16 +225,26 @@ test('repository unreachable: status and events say so within 5 s, writes go on;
   }
 });
 
-test('the archive has no gap across a host crash of the primary: restore --latest holds every acknowledged write', async () => {
+test('the archive has no gap across a host crash of the primary, its rejoin with pg_rewind and a switchover: restore --latest holds every acknowledged write; verify passes', async () => {
   const d = await cluster.waitHealthy();
   const oldPrimary = d.members.find((m) => m.role === 'primary')!.name;
   const writer = new Writer(cluster.writerTarget(), { pauseMs: 5, firstId: 1_000_000 });
   await writer.start();
-  await writer.waitForAcks(100);
-  cluster.killHost(oldPrimary);
-  await cluster.waitFor('a new primary', (x) => x.members.some((m) => m.role === 'primary' && m.name !== oldPrimary), 30_000);
-  await writer.waitForAcks(100);
-  const result = await writer.stop();
+  try {
+    await writer.waitForAcks(100);
+    cluster.killHost(oldPrimary);
+    await cluster.waitFor('a new primary', (x) => x.members.some((m) => m.role === 'primary' && m.name !== oldPrimary), 30_000);
+    await writer.waitForAcks(100);
+    const back = await cluster.waitFor(`${oldPrimary} back as a standby`, (x) => ['sync', 'async'].includes(x.members.find((m) => m.name === oldPrimary)?.role ?? ''), 90_000);
+    assert.equal(back.members.find((m) => m.name === oldPrimary)?.rejoin?.method, 'rewind', 'the old primary rejoined with pg_rewind');
+    await writer.waitForAcks(50);
+    await cluster.switchover();
+    await cluster.waitHealthy();
+    await writer.waitForAcks(50);
+  } finally {
+    await writer.stop();
+  }
+  const result = writer.result;
   const r = await restore('latest-after-failover', ['--latest']);
   try {
     const present = new Set(await idsOn(r, 'ballast_acked_writes'));
@@ -243,6 +253,9 @@ test('the archive has no gap across a host crash of the primary: restore --lates
   } finally {
     await r.stop();
   }
+  // pgbackrest verify and a restore test of the newest backup find the archive whole.
+  const v = JSON.parse(await ballast(['backup', 'verify', '--dir', cluster.dir, '--json'], {}, 300_000)) as { ok: boolean };
+  assert.equal(v.ok, true, JSON.stringify(v));
   const events = await cluster.events();
   assert.ok(!events.some((e) => /code archive-failing/.test(e)) || events.some((e) => /code archive-recovered/.test(e)), 'archiving did not stay broken');
 });

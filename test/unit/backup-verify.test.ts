@@ -139,6 +139,13 @@ for (const [name, ranges, n] of gapCases) {
   test(`wal gaps: ${name}`, () => assert.equal(walGaps(ranges).length, n));
 }
 
+test('wal gaps before the oldest backup (left by expire) do not count; after it they do', () => {
+  const expired = [range('15-1', '000000010000000000000001', '000000010000000000000003'), range('15-1', '000000010000000000000008', '00000001000000000000000C')];
+  assert.equal(walGaps(expired, '000000010000000000000008').length, 0, 'the oldest backup starts where the archive resumes');
+  assert.equal(walGaps(expired, '00000001000000000000000A').length, 0, 'and after it');
+  assert.equal(walGaps(expired, '000000010000000000000002').length, 1, 'a gap after the oldest backup start is real');
+});
+
 const amcheckCases: [string, ToolRun, 'ok' | 'corrupt' | 'unavailable', RegExp][] = [
   ['clean', { exit: 0, lines: [] }, 'ok', /^no corruption/],
   ['heap corruption (exit 2)', { exit: 2, lines: [
@@ -340,7 +347,7 @@ const infoWith = (backups: boolean): string => {
 test('verify operation: restores the newest backup, and removes the scratch instance when the check cannot run', async () => {
   const { w, record } = await runWith({ info: infoWith(true) });
   assert.ok(record);
-  assert.deepEqual(w.calls.filter((c) => c !== 'restore'), ['verify', 'info']);
+  assert.deepEqual(w.calls.filter((c) => c !== 'restore'), ['info', 'verify']);
   assert.equal(record.backup, '20261207-205426F');
   assert.equal(record.pgbackrestVerify.ok, true);
   assert.deepEqual({ ...record.restore, seconds: 0 }, { ok: true, seconds: 0, recoveredToLsn: '0/80000A0', timeline: 2, detail: record.restore.detail });
