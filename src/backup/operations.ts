@@ -8,7 +8,8 @@ import type { MemberName, MemberStatus } from '../domain/types.js';
 import { newestBackup, parseStanzaInfo, restorableWindow, type BackupRecord, type StanzaInfo } from './backup-info.js';
 import type { PgBackRest } from './pgbackrest.js';
 
-export type BackupType = 'full' | 'diff' | 'incr';
+import type { BackupType } from '../domain/types.js';
+export type { BackupType };
 
 /** Where pgBackRest runs on the repository side; pgbackrest(members) writes its file naming them (primary first). */
 export interface BackupSite {

@@ -24,7 +24,8 @@ export interface BackupSchedule {
 
 export const DEFAULT_BACKUP_SCHEDULE: BackupSchedule = { full: '0 1 * * 0', diff: '0 1 * * 1-6', incr: '30 * * * *' };
 
-export type BackupType = 'full' | 'diff' | 'incr';
+import type { BackupType } from '../domain/types.js';
+export type { BackupType };
 
 const SHORTHANDS: Record<string, string> = {
   '@hourly': '0 * * * *',
