@@ -122,11 +122,11 @@ test('PITR: restore --time at three moments, --lsn and --xid: each new cluster h
   }
 });
 
-test('undrop: a dropped table (100k rows, two indexes) comes back identical while writes go on', async () => {
+test('undrop: a dropped table (1 million rows, two indexes) comes back identical while writes go on', async () => {
   const d = await cluster.waitHealthy();
   const primary = d.members.find((m) => m.role === 'primary')!.name;
   await cluster.query(primary, 'CREATE TABLE big (id int PRIMARY KEY, n int NOT NULL, v text)');
-  await cluster.query(primary, "INSERT INTO big SELECT g, g % 1000, md5(g::text) FROM generate_series(1, 100000) g");
+  await cluster.query(primary, "INSERT INTO big SELECT g, g % 1000, md5(g::text) FROM generate_series(1, 1000000) g");
   await cluster.query(primary, 'CREATE INDEX big_n ON big (n)');
   const hash = async (table: string) => (await cluster.query<{ h: string }>(primary, `SELECT md5(string_agg(id || ':' || n || ':' || v, ',' ORDER BY id)) AS h FROM ${table}`))[0]!.h;
   const before = await hash('big');
@@ -145,7 +145,7 @@ test('undrop: a dropped table (100k rows, two indexes) comes back identical whil
   const result = writer.result;
   for (const k of ['table', 'restoredAs', 'rows', 'droppedByXid', 'droppedAt', 'seconds']) assert.ok(k in r, `undrop --json has ${k}`);
   assert.equal(r.restoredAs, 'public.big');
-  assert.equal(r.rows, 100000);
+  assert.equal(r.rows, 1000000);
   assert.match(String(r.droppedByXid), /^\d+$/);
   assert.equal(await hash('big'), before, 'identical rows');
   const idx = await cluster.query<{ indexname: string }>(primary, "SELECT indexname FROM pg_indexes WHERE tablename = 'big' ORDER BY 1");
@@ -155,7 +155,7 @@ test('undrop: a dropped table (100k rows, two indexes) comes back identical whil
   // The name is taken now: a second undrop never overwrites; --as an existing name is refused at once.
   const msg = await refused(['undrop', '--dir', cluster.dir, '--table', 'big', '--as', 'pitr']);
   assert.match(msg, /exists already; undrop never overwrites/);
-  console.log(`undrop of 100k rows: ${r.seconds} s`);
+  console.log(`undrop of 1 million rows: ${r.seconds} s`);
 });
 
 test('bad input against a real cluster: clear errors, nothing changed', async () => {
