@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
 import type { Logger } from '../domain/log.js';
+import { isArchiveFailing, type ArchiverFacts } from '../domain/archive.js';
 import type { PostgresState, RejoinRecord, TimelineSwitch } from '../domain/types.js';
 import type { AgentState } from './agent.js';
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
@@ -18,6 +19,7 @@ type EventFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 const PROMOTE_TIMEOUT_MS = 15_000;
+const ARCHIVER_SAMPLE_MS = 1000;
 
 /** Back-off before restart attempt n (1-based): 0, 0.5 s, 1 s, 2 s, then 5 s. */
 export function restartBackoffMs(attempt: number): number {
@@ -54,6 +56,8 @@ export class AgentExecutor {
   /** As primary: the newest entries of our timeline's history file (read once per timeline). */
   private history: { tli: number; entries: TimelineSwitch[] } | null = null;
   private controlReadAt = 0;
+  /** Archiving facts, refreshed at most once a second (a directory listing: not every 100 ms pass). */
+  private archiver: { facts: ArchiverFacts; at: number } | null = null;
   /** Was the newest WAL archive attempt failing at the last observation (null: unknown)? */
   private archiveFailing: boolean | null = null;
 
@@ -96,6 +100,7 @@ export class AgentExecutor {
     if (pid !== null) {
       try {
         obs = await this.pg.observe();
+        obs = { ...obs, ...(await this.archiverFacts(now)) };
       } catch (e) {
         this.lastError = errorMessage(e);
       }
@@ -159,6 +164,15 @@ export class AgentExecutor {
     }
   }
 
+  /** { archiver } from the cache, refreshed when older than a second; {} until the first sample. */
+  private async archiverFacts(now: number): Promise<{ archiver?: ArchiverFacts }> {
+    if (this.archiver === null || now - this.archiver.at >= ARCHIVER_SAMPLE_MS) {
+      const facts = await this.pg.observeArchive().catch(() => null);
+      if (facts !== null) this.archiver = { facts, at: now };
+    }
+    return this.archiver ? { archiver: this.archiver.facts } : {};
+  }
+
   /** An event when WAL archiving starts failing, and when it works again. */
   private noteArchiving(obs: PgObservation | null): void {
     const a = obs?.archiver;
@@ -167,7 +181,7 @@ export class AgentExecutor {
       this.archiveFailing = null;
       return;
     }
-    const failing = a.lastFailedAt !== null && (a.lastArchivedAt === null || a.lastFailedAt > a.lastArchivedAt);
+    const failing = isArchiveFailing(a);
     if (failing && this.archiveFailing !== true) {
       this.event('error', `${this.config.name}: WAL archiving is failing (archive_command failed for ${a.lastFailedWal ?? '?'}); writes continue, unarchived WAL accumulates in pg_wal and point-in-time recovery past ${a.lastArchivedWal ?? 'the last archived segment'} is not possible until it recovers (code archive-failing)`);
     } else if (!failing && this.archiveFailing === true) {

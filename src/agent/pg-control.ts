@@ -36,7 +36,7 @@ export interface PgObservation {
   } | null;
   /** Names of physical replication slots present. */
   slots: string[];
-  /** pg_stat_archiver and archive_mode (absent from fakes that predate archiving). */
+  /** pg_stat_archiver and archive_mode, from the newest observeArchive() (absent until the first). */
   archiver?: ArchiverFacts;
 }
 
@@ -94,6 +94,8 @@ export interface PgControl {
   promote(timeoutMs: number): Promise<void>;
   /** One observation; throws PostgresUnavailableError when it cannot connect or query. */
   observe(): Promise<PgObservation>;
+  /** WAL archiving facts (pg_stat_archiver, waiting .ready segments); the executor samples them once a second. */
+  observeArchive(): Promise<ArchiverFacts>;
   /** Make sure exactly these physical slots exist (creates missing, drops others named ballast_*). */
   syncSlots(wanted: string[]): Promise<void>;
   /** On a fresh primary: create replication and application roles (SCRAM verifiers, never plaintext) and the app database. Idempotent. */

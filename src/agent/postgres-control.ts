@@ -10,6 +10,7 @@ import pg from 'pg';
 import { APP_DATABASE, APP_USER, REPLICATION_USER, SUPERUSER, type AgentConfig, type Secrets } from '../domain/config.js';
 import { CommandFailedError, InvalidInputError, PostgresUnavailableError, TimeoutError, errorMessage } from '../domain/errors.js';
 import type { Logger } from '../domain/log.js';
+import type { ArchiverFacts } from '../domain/archive.js';
 import type { LsnText, ReplicationPeer } from '../domain/types.js';
 import {
   DYNAMIC_CONF,
@@ -533,6 +534,12 @@ export class PostgresControl implements PgControl {
     return toObservation(row);
   }
 
+  async observeArchive(): Promise<ArchiverFacts> {
+    const row = (await this.poolQuery<ArchiveRow>(ARCHIVE_SQL)).rows[0];
+    if (!row) throw new PostgresUnavailableError('archive observation query returned no row');
+    return toArchiverFacts(row);
+  }
+
   async syncSlots(wanted: string[]): Promise<void> {
     for (const s of wanted) if (!SLOT_NAME.test(s)) throw new InvalidInputError(`invalid slot name ${JSON.stringify(s)}`);
     const rec = await this.poolQuery<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
@@ -677,16 +684,19 @@ SELECT r.rec AS in_recovery,
   (SELECT row_to_json(w) FROM (SELECT status, sender_host, sender_port, received_tli
      FROM pg_stat_wal_receiver) w) AS receiver,
   (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
-     FROM pg_replication_slots WHERE slot_type = 'physical') AS slots,
-  current_setting('archive_mode') AS archive_mode,
+     FROM pg_replication_slots WHERE slot_type = 'physical') AS slots
+FROM (SELECT pg_is_in_recovery() AS rec) r`;
+
+/** WAL archiving facts (pg_stat_archiver, segments still marked .ready); sampled far less often than OBSERVE_SQL. */
+const ARCHIVE_SQL = `
+SELECT current_setting('archive_mode') AS archive_mode,
   (SELECT row_to_json(a) FROM (SELECT archived_count, last_archived_wal, failed_count, last_failed_wal,
       (extract(epoch FROM last_archived_time) * 1000)::float8 AS last_archived_ms,
       (extract(epoch FROM last_failed_time) * 1000)::float8 AS last_failed_ms
      FROM pg_stat_archiver) a) AS archiver,
   (SELECT row_to_json(w) FROM (SELECT count(*)::int AS n, min(name) AS oldest,
       (extract(epoch FROM min(modification)) * 1000)::float8 AS oldest_ms
-     FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}(\\.partial)?\\.ready$') w) AS ready
-FROM (SELECT pg_is_in_recovery() AS rec) r`;
+     FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}(\\.partial)?\\.ready$') w) AS ready`;
 
 interface ObserveRow {
   in_recovery: boolean;
@@ -701,6 +711,9 @@ interface ObserveRow {
   replication: ReplicationPeer[];
   receiver: { status: string; sender_host: string | null; sender_port: number | null; received_tli: number | null } | null;
   slots: string[];
+}
+
+interface ArchiveRow {
   archive_mode: string;
   archiver: {
     archived_count: number; last_archived_wal: string | null; failed_count: number; last_failed_wal: string | null;
@@ -741,17 +754,20 @@ function toObservation(row: ObserveRow): PgObservation {
     })),
     receiver,
     slots: row.slots,
-    archiver: {
-      mode: row.archive_mode,
-      archivedCount: Number(row.archiver?.archived_count ?? 0),
-      lastArchivedWal: row.archiver?.last_archived_wal ?? null,
-      lastArchivedAt: row.archiver?.last_archived_ms == null ? null : Math.round(row.archiver.last_archived_ms),
-      failedCount: Number(row.archiver?.failed_count ?? 0),
-      lastFailedWal: row.archiver?.last_failed_wal ?? null,
-      lastFailedAt: row.archiver?.last_failed_ms == null ? null : Math.round(row.archiver.last_failed_ms),
-      oldestReady: row.ready?.oldest ? row.ready.oldest.replace(/\.ready$/, '') : null,
-      oldestReadyAt: row.ready?.oldest_ms == null ? null : Math.round(row.ready.oldest_ms),
-      readyCount: row.ready?.n ?? 0,
-    },
+  };
+}
+
+function toArchiverFacts(row: ArchiveRow): ArchiverFacts {
+  return {
+    mode: row.archive_mode,
+    archivedCount: Number(row.archiver?.archived_count ?? 0),
+    lastArchivedWal: row.archiver?.last_archived_wal ?? null,
+    lastArchivedAt: row.archiver?.last_archived_ms == null ? null : Math.round(row.archiver.last_archived_ms),
+    failedCount: Number(row.archiver?.failed_count ?? 0),
+    lastFailedWal: row.archiver?.last_failed_wal ?? null,
+    lastFailedAt: row.archiver?.last_failed_ms == null ? null : Math.round(row.archiver.last_failed_ms),
+    oldestReady: row.ready?.oldest ? row.ready.oldest.replace(/\.ready$/, '') : null,
+    oldestReadyAt: row.ready?.oldest_ms == null ? null : Math.round(row.ready.oldest_ms),
+    readyCount: row.ready?.n ?? 0,
   };
 }

@@ -62,13 +62,18 @@ export function segmentStart(lsn: LsnText, segmentBytes = WAL_SEGMENT_BYTES): Ls
   return formatLsn(v - (v % BigInt(segmentBytes)));
 }
 
+/** The newest archive attempt failed (no success since the last failure). */
+export function isArchiveFailing(f: Pick<ArchiverFacts, 'lastArchivedAt' | 'lastFailedAt'>): boolean {
+  return f.lastFailedAt !== null && (f.lastArchivedAt === null || f.lastFailedAt > f.lastArchivedAt);
+}
+
 /**
  * Archive status of a member; `currentLsn` is the primary's pg_current_wal_lsn (null on standbys).
  * Everything before the oldest segment still marked .ready is archived (PostgreSQL archives in
  * order); with none waiting, everything before the current segment is.
  */
 export function archiveStatusOf(f: ArchiverFacts, currentLsn: LsnText | null, nowMs: number): ArchiveStatus {
-  const failing = f.lastFailedAt !== null && (f.lastArchivedAt === null || f.lastFailedAt > f.lastArchivedAt);
+  const failing = isArchiveFailing(f);
   let lagBytes: number | null = null;
   let lagSeconds: number | null = null;
   if (currentLsn !== null && f.mode !== 'off' && f.oldestReady !== undefined) {

@@ -19,6 +19,7 @@ import { recoverToTarget, restoreDataDir } from '../backup/recover.js';
 import { DEFAULT_RETENTION, renderRepoConf } from '../backup/render-pgbackrest.js';
 import { checkTargetInWindow, type RestoreTarget } from '../backup/restore-target.js';
 import { compareLsn } from '../domain/lsn.js';
+import type { MemberStatus } from '../domain/types.js';
 import { createEtcdStore } from '../store/etcd-store.js';
 import { localBackupSite } from './backup-site.js';
 import { etcdEndpoint, layoutOf } from './layout.js';
@@ -55,13 +56,12 @@ export function checkRestoreDirs(fromDir: string, intoDir: string): { from: stri
   return { from, into, source };
 }
 
-/** The source's primary as the store reports it, or null when the source is not running. */
-async function livePrimary(state: DeploymentState): Promise<{ host: string; port: number } | null> {
-  const store = createEtcdStore([etcdEndpoint(state.etcd.clientPort)], { callTimeoutMs: 1500 });
+/** The deployment's healthy primary as the store reports it, or null (none, or not running). */
+export async function livePrimary(state: DeploymentState, callTimeoutMs = 1500): Promise<MemberStatus | null> {
+  const store = createEtcdStore([etcdEndpoint(state.etcd.clientPort)], { callTimeoutMs });
   try {
     const snap = await store.readCluster(state.cluster);
-    const p = snap.members.find((m) => m.name === snap.view?.primary && m.healthy && m.inRecovery === false);
-    return p ? { host: p.host, port: p.port } : null;
+    return snap.members.find((m) => m.name === snap.view?.primary && m.healthy && m.inRecovery === false) ?? null;
   } catch {
     return null;
   } finally {

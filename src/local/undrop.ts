@@ -20,12 +20,11 @@ import { readStanzaInfo } from '../backup/operations.js';
 import { recoverToTarget, restoreDataDir, retarget } from '../backup/recover.js';
 import { formatPgTime } from '../backup/restore-target.js';
 import { chooseRestoredName, findDropCommit, parseWaldumpCommits, waldumpTimeToIso, type TableName, type WalCommit } from '../backup/undrop-plan.js';
-import { createEtcdStore } from '../store/etcd-store.js';
 import { localBackupSite } from './backup-site.js';
-import { LOOPBACK, etcdEndpoint, layoutOf } from './layout.js';
+import { LOOPBACK, layoutOf } from './layout.js';
 import { loadSecrets, OS_USER } from './prepare.js';
 import { createScratch, type Scratch } from './scratch.js';
-import { archiveNow } from './restore.js';
+import { archiveNow, livePrimary } from './restore.js';
 import type { DeploymentState } from './state.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -57,16 +56,10 @@ interface Live {
   dataDir: string;
 }
 
-async function livePrimary(state: DeploymentState): Promise<Live> {
-  const store = createEtcdStore([etcdEndpoint(state.etcd.clientPort)], { callTimeoutMs: 3000 });
-  try {
-    const snap = await store.readCluster(state.cluster);
-    const p = snap.members.find((m) => m.name === snap.view?.primary && m.healthy && m.inRecovery === false);
-    if (!p) throw new CommandFailedError(`cluster ${state.cluster} has no healthy primary right now; undrop copies the table back into the live cluster, so it needs one`);
-    return { primary: { name: p.name, host: p.host, port: p.port, timeline: p.timeline }, dataDir: layoutOf(state.dir).memberData(p.name) };
-  } finally {
-    await store.close().catch(() => undefined);
-  }
+async function requirePrimary(state: DeploymentState): Promise<Live> {
+  const p = await livePrimary(state, 3000);
+  if (!p) throw new CommandFailedError(`cluster ${state.cluster} has no healthy primary right now (or etcd does not answer); undrop copies the table back into the live cluster, so it needs one`);
+  return { primary: { name: p.name, host: p.host, port: p.port, timeline: p.timeline }, dataDir: layoutOf(state.dir).memberData(p.name) };
 }
 
 /** A superuser connection to the live primary through HAProxy's read-write port. */
@@ -93,8 +86,8 @@ async function withClient<T>(c: pg.Client, fn: (c: pg.Client) => Promise<T>): Pr
   }
 }
 
-function segmentName(tli: number, lsn: string): string {
-  const seg = parseLsn(lsn) / BigInt(WAL_SEGMENT_BYTES);
+/** File name of WAL segment number `seg` on timeline `tli`. */
+function segmentName(tli: number, seg: bigint): string {
   const perLog = BigInt(0x100000000 / WAL_SEGMENT_BYTES);
   const hex = (v: bigint | number) => v.toString(16).toUpperCase().padStart(8, '0');
   return `${hex(tli)}${hex(seg / perLog)}${hex(seg % perLog)}`;
@@ -116,7 +109,7 @@ async function scanCommits(s: Scratch, live: Live, tli: number, start: string, e
   const last = parseLsn(end) / BigInt(WAL_SEGMENT_BYTES);
   progress(`undrop: fetching ${Number(last - first) + 1} WAL segments from the archive for pg_waldump`);
   for (let seg = first; seg <= last; seg++) {
-    const name = segmentName(tli, `${(seg * BigInt(WAL_SEGMENT_BYTES) >> 32n).toString(16)}/${((seg * BigInt(WAL_SEGMENT_BYTES)) & 0xffffffffn).toString(16)}`);
+    const name = segmentName(tli, seg);
     await s.pgb.run(['archive-get', name, join(walDir, name)], { timeoutMs: 120_000 });
   }
   return parseWaldumpCommits((await dump(walDir)).stdout);
@@ -187,7 +180,7 @@ async function findDrop(s: Scratch, live: Live, o: UndropOptions, backupStartLsn
 export async function undropLocal(o: UndropOptions): Promise<UndropResult> {
   const t0 = Date.now();
   const secrets = loadSecrets(layoutOf(o.state.dir));
-  const live = await livePrimary(o.state);
+  const live = await requirePrimary(o.state);
   const display = `${o.table.schema}.${o.table.name}`;
   // Refuse early, before any restore: --as taken, or the schema gone live.
   const liveNames = await withClient(liveClient(o.state, secrets, o.database), async (c) => {
