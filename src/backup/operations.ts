@@ -2,7 +2,7 @@
 // choose the members a backup reads from, take a backup, list backups with the restorable
 // window and the archive's state. Collaborators come in as arguments: a BackupSite (where the
 // repository-side pgBackRest file is written and run) and a cluster snapshot from the store.
-import { BallastError, CommandFailedError, InvalidInputError } from '../domain/errors.js';
+import { BallastError, CommandFailedError } from '../domain/errors.js';
 import type { ArchiveDescription } from '../domain/archive.js';
 import type { MemberName, MemberStatus } from '../domain/types.js';
 import { newestBackup, parseStanzaInfo, restorableWindow, type BackupRecord, type StanzaInfo } from './backup-info.js';
@@ -76,24 +76,25 @@ export interface BackupResult {
 export async function runBackup(i: RunBackupInput): Promise<BackupResult> {
   const source = chooseBackupSource(i.members, i.primary, i.syncStandbys);
   const pgb = await i.site.pgbackrest(source.standby ? [source.primary, source.standby] : [source.primary]);
-  const before = await readStanzaInfo(pgb).catch(() => null);
-  if (before?.backupLockHeld) throw new InvalidInputError('a backup is already running for this cluster; wait for it to finish (ballast backup list shows it when done)');
-  const taken = new Set(before?.backups.map((b) => b.id) ?? []);
+  // No `info` before: pgBackRest's own lock refuses a second backup at once (error 050, explained
+  // as "already running"), and the new backup's label comes from its own output.
   i.progress(`backup (${i.type}): ${source.reason}`);
   const t0 = Date.now();
   const args = ['backup', `--type=${i.type}`, `--annotation=ballast-member=${source.standby ?? source.primary}`, '--log-level-console=info'];
   if (!source.standby) args.push('--no-backup-standby');
+  let label: string | null = null;
   await pgb.run(args, {
     timeoutMs: 24 * 3600_000,
     onLine: (line) => {
       const m = /P\d+\s+INFO: (.*)$/.exec(line);
-      if (m && !/command (begin|end)/.test(m[1] as string)) i.progress(`backup: ${m[1]}`);
+      if (!m || /command (begin|end)/.test(m[1] as string)) return;
+      label = /new backup label = (\S+)/.exec(m[1] as string)?.[1] ?? label;
+      i.progress(`backup: ${m[1]}`);
     },
   });
   const after = await readStanzaInfo(pgb);
-  const fresh = after.backups.filter((b) => !taken.has(b.id));
-  const backup = fresh[fresh.length - 1] ?? null;
-  if (!backup) throw new BallastError('INTERNAL', 'pgbackrest backup succeeded but no new backup is listed');
+  const backup = after.backups.find((b) => b.id === label) ?? null;
+  if (!backup) throw new BallastError('INTERNAL', `pgbackrest backup succeeded but its backup ${label ?? '(no label in its output)'} is not listed by pgbackrest info`);
   return { backup, source, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -13,13 +13,18 @@ export interface PgBackRest {
   run(args: string[], opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<RunResult>;
 }
 
-export function createPgBackRest(o: { stanza: string; configFile: string; identity: OsIdentity | null; redact: string[]; cwd?: string }): PgBackRest {
+export function createPgBackRest(o: {
+  stanza: string; configFile: string; identity: OsIdentity | null; redact: string[]; cwd?: string;
+  /** Run pgBackRest through this argv prefix (e.g. `ip netns exec NS setpriv ... --`: another host, another user); identity must then be null. */
+  wrap?: string[];
+}): PgBackRest {
+  const [bin, ...pre] = o.wrap?.length ? [...o.wrap, PGBACKREST_BIN] : [PGBACKREST_BIN];
   return {
     stanza: o.stanza,
     configFile: o.configFile,
     async run(args, opts) {
       try {
-        return await runCommand(PGBACKREST_BIN, [`--config=${o.configFile}`, `--stanza=${o.stanza}`, ...args], {
+        return await runCommand(bin as string, [...pre, `--config=${o.configFile}`, `--stanza=${o.stanza}`, ...args], {
           identity: o.identity,
           timeoutMs: opts.timeoutMs,
           cwd: o.cwd ?? '/',

@@ -8,6 +8,10 @@
 // - the repository-side file (DIR/backup/pgbackrest.conf locally): used by stanza-create,
 //   backup, expire, info, verify and restore; pg1..pgN are the members (a backup picks the
 //   primary and one standby: backup-standby).
+// With a dedicated backup host (multi-host), the repository-side file lives there and also
+// configures its `pgbackrest server` (TLS, clients authorized by certificate CN); the members'
+// files name it as repo1-host, and each member host runs a small `pgbackrest server` of its own
+// (renderPgHostServerConf) through which the backup host reads the member's files.
 // Every member runs with archive_mode=always, so pgBackRest's archive-mode-check is turned off on
 // purpose; only the primary pushes (see archiveCommands), so the repository has one writer.
 // docs/backups.md explains why this closes the gap a crashed primary leaves.
@@ -55,6 +59,28 @@ export interface MemberFileInput extends CommonInput {
 export interface RepoFileInput extends CommonInput {
   members: PgInstance[];
   retention: RetentionSpec;
+  /** On a dedicated backup host: its pgBackRest TLS server, which the members' archive-push reaches. */
+  server?: TlsServer | null;
+}
+
+/** A pgBackRest TLS server (`pgbackrest server`): clients are authorized by their certificate's CN. */
+export interface TlsServer {
+  address: string;
+  port: number;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Client certificate CNs allowed in, each for these stanzas. */
+  clients: { cn: string; stanzas: string[] }[];
+}
+
+/** A member host's TLS server file: lets the backup host read the member's files for a backup. */
+export interface PgHostServerInput {
+  stanza: string;
+  server: TlsServer;
+  self: PgInstance;
+  logDir: string;
+  lockDir: string;
 }
 
 export const DEFAULT_PUSH_QUEUE_MAX = '4GiB';
@@ -98,8 +124,9 @@ function repoLines(repo: BackupRepo, cipherPass: string): string[] {
       lines.push(value(`repo1-${k}`, v));
     }
   }
-  // With a TLS repository host the cipher is the repository host's business.
-  if (repo.kind !== 'tls') lines.push('repo1-cipher-type=aes-256-cbc', value('repo1-cipher-pass', cipherPass));
+  // Also with a TLS repository host: the client side encrypts and decrypts (2.45 reads an
+  // encrypted archive.info through the backup host's server and fails without the pass).
+  lines.push('repo1-cipher-type=aes-256-cbc', value('repo1-cipher-pass', cipherPass));
   return lines;
 }
 
@@ -136,6 +163,23 @@ function pgLines(n: number, pg: PgInstance): string[] {
     );
   }
   return lines;
+}
+
+function tlsServerLines(t: TlsServer): string[] {
+  if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new InvalidInputError(`pgBackRest TLS server port must be 1 to 65535 (got ${t.port})`);
+  if (t.clients.length === 0) throw new InvalidInputError('a pgBackRest TLS server needs at least one authorized client');
+  return [
+    value('tls-server-address', t.address),
+    value('tls-server-port', t.port),
+    value('tls-server-ca-file', checkPath('tls-server-ca-file', t.caFile)),
+    value('tls-server-cert-file', checkPath('tls-server-cert-file', t.certFile)),
+    value('tls-server-key-file', checkPath('tls-server-key-file', t.keyFile)),
+    ...t.clients.map((c) => {
+      if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(c.cn)) throw new InvalidInputError(`TLS client CN ${JSON.stringify(c.cn)} is not a valid certificate name`);
+      if (c.stanzas.length === 0) throw new InvalidInputError(`TLS client ${c.cn} is authorized for no stanza`);
+      return value('tls-server-auth', `${c.cn}=${c.stanzas.map(stanzaName).join(',')}`);
+    }),
+  ];
 }
 
 function stanzaName(s: string): string {
@@ -180,12 +224,35 @@ export function renderRepoConf(i: RepoFileInput): string {
     'start-fast=y',
     'backup-standby=y',
     'delta=y',
+    ...(i.server ? tlsServerLines(i.server) : []),
     '',
     `[${stanzaName(i.stanza)}]`,
     ...i.members.flatMap((m, idx) => pgLines(idx + 1, m)),
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The file of a member host's `pgbackrest server` (multi-host with a backup host): the backup
+ * host's backup command reads the member's files and asks its postgres for backup start/stop
+ * through it. No repository and no cipher pass: the member has neither.
+ */
+export function renderPgHostServerConf(i: PgHostServerInput): string {
+  return [
+    '# Managed by Ballast; changes are overwritten.',
+    '[global]',
+    value('log-path', checkPath('log-path', i.logDir)),
+    value('lock-path', checkPath('lock-path', i.lockDir)),
+    'log-level-console=warn',
+    'log-level-stderr=warn',
+    'log-level-file=info',
+    ...tlsServerLines(i.server),
+    '',
+    `[${stanzaName(i.stanza)}]`,
+    ...pgLines(1, { ...i.self, host: null }),
+    '',
+  ].join('\n');
 }
 
 /** A path placed in a shell command line (archive_command): plain characters only. */

@@ -1,6 +1,8 @@
 // A multi-host Ballast deployment inside the chaos network: three etcd members (e1..e3), three
 // Postgres hosts (p1..p3: agent of pg1..pg3 + coordinator co1..co3), a router host (rt:
-// `ballast router`, which runs HAProxy + PgBouncer), a client host (cl: workload, observer).
+// `ballast router`, which runs HAProxy + PgBouncer), a client host (cl: workload, observer) and a
+// backup host (bk: the pgBackRest repository behind `pgbackrest server`, TLS; each Postgres host
+// runs a `pgbackrest server` too: see backup-check.ts).
 // Every process is `ip netns exec <host ns> ...`, started and tracked here by pid (recorded in
 // the run state before anything else can happen); postgres, HAProxy and PgBouncer are started
 // by the agents and the router, found through their verified pid files.
@@ -22,7 +24,7 @@ import { routingLayout, routingPids, stopRouting, type RoutingLayout } from '../
 import type { RouterConfigInput } from '../routing/router-config.js';
 import { childrenOf } from '../testkit/cluster.js';
 import { createNetwork, planNetwork, run, spawnInNamespace, type NetHost, type Network } from './netns.js';
-import { backupLayoutOf, chaosBackupConfig, makeRepo, type ChaosBackupLayout } from './backup-check.js';
+import { backupLayoutOf, chaosBackupConfig, prepareBackupHosts, serverArgv, type ChaosBackupLayout } from './backup-check.js';
 import type { RunRecord } from './run-state.js';
 
 export const CLUSTER = 'main';
@@ -30,7 +32,10 @@ export const ETCD_HOSTS = ['e1', 'e2', 'e3'] as const;
 export const PG_HOSTS = ['p1', 'p2', 'p3'] as const;
 export const ROUTER_HOST = 'rt';
 export const CLIENT_HOST = 'cl';
-export const ALL_HOSTS = [...ETCD_HOSTS, ...PG_HOSTS, ROUTER_HOST, CLIENT_HOST];
+export const BACKUP_HOST = 'bk';
+export const ALL_HOSTS = [...ETCD_HOSTS, ...PG_HOSTS, ROUTER_HOST, CLIENT_HOST, BACKUP_HOST];
+/** The backup host's pgBackRest TLS server (a fault stops it: backup-repo-down). */
+export const BACKUP_SERVER_KEY = `pgbackrest-server ${BACKUP_HOST}`;
 export const PG_PORT = 5432;
 export const API_PORT = 8008;
 export const ROUTING_PORTS = { rwPort: 5000, roPort: 5001, poolerPort: 6432 };
@@ -59,7 +64,7 @@ export interface WorkerConfig {
   dir: string;
 }
 
-type ProcKind = 'etcd' | 'agent' | 'coordinator' | 'router' | 'worker';
+type ProcKind = 'etcd' | 'agent' | 'coordinator' | 'router' | 'worker' | 'pgbackrest';
 
 interface ProcSpec {
   key: string;
@@ -78,7 +83,7 @@ export interface UnexpectedExit {
 }
 
 /** Kinds a host's service manager would restart (Restart=always), after this delay. */
-const SUPERVISED: ProcKind[] = ['etcd', 'agent', 'coordinator', 'router'];
+const SUPERVISED: ProcKind[] = ['etcd', 'agent', 'coordinator', 'router', 'pgbackrest'];
 const RESTART_DELAY_MS = 3000;
 
 export class Deployment {
@@ -91,16 +96,17 @@ export class Deployment {
   private superviseTimer: NodeJS.Timeout | null = null;
   private readonly deadSince = new Map<string, number>();
   readonly unexpectedExits: UnexpectedExit[] = [];
-  /** The pgBackRest repository every member archives into (DIR/backup). */
+  /** The backup host's pgBackRest repository every member archives into (DIR/backup), over TLS. */
   readonly backup: ChaosBackupLayout;
 
   constructor(readonly dir: string, readonly record: RunRecord, private readonly log: (l: string) => void) {
     this.net = planNetwork(record.state.runId, ALL_HOSTS);
     this.secretsFile = join(dir, 'secrets.json');
     this.user = lookupOsUser(OS_USER);
-    this.backup = backupLayoutOf(dir, this.secretsFile, CLUSTER, PG_HOSTS.map((h) => {
+    const bk = this.host(BACKUP_HOST);
+    this.backup = backupLayoutOf(dir, this.secretsFile, CLUSTER, { name: bk.name, ip: bk.ip, ns: bk.ns }, PG_HOSTS.map((h) => {
       const m = memberOfHost(h);
-      return { name: m, dataDir: this.memberData(m), runDir: this.memberDir(m), port: PG_PORT };
+      return { name: m, host: h, ip: this.host(h).ip, dataDir: this.memberData(m), runDir: this.memberDir(m), port: PG_PORT, hostDir: this.hostDir(h) };
     }));
   }
 
@@ -150,9 +156,10 @@ export class Deployment {
     this.log(`network: ${this.net.hosts.map((h) => `${h.name}=${h.ip}`).join(' ')} (namespaces ${this.net.switchNs.replace(/sw$/, '*')})`);
     for (const h of ALL_HOSTS) mkdirSync(this.hostDir(h), { recursive: true, mode: 0o755 });
     for (const h of PG_HOSTS) await this.mountMemberFs(h);
-    makeRepo(this.backup);
+    await prepareBackupHosts(this.backup);
     this.writeConfigs();
     for (const h of ETCD_HOSTS) this.start(`etcd ${h}`);
+    for (const key of this.keys('pgbackrest')) this.start(key);
   }
 
   private async mountMemberFs(h: string): Promise<void> {
@@ -174,7 +181,7 @@ export class Deployment {
         secretsFile: this.secretsFile, osUser: OS_USER,
         // Keep pg_wal well inside the member's tmpfs.
         pgParameters: { max_wal_size: '256MB', wal_keep_size: '64MB', max_slot_wal_keep_size: '512MB' },
-        backup: chaosBackupConfig(this.backup),
+        backup: chaosBackupConfig(this.backup, this.backup.members.find((x) => x.name === m)!),
       };
       writeFileAtomic(join(this.hostDir(h), 'agent.json'), json(cfg), 0o644);
       const co: CoordinatorConfig = { cluster: CLUSTER, id: coordinatorOfHost(h), etcd };
@@ -204,6 +211,8 @@ export class Deployment {
           '--heartbeat-interval=100', '--election-timeout=1000', '--logger=zap', '--log-outputs=stderr', '--log-level=warn'],
       });
     }
+    this.define({ key: BACKUP_SERVER_KEY, kind: 'pgbackrest', host: BACKUP_HOST, argv: serverArgv(this.backup, null) });
+    for (const m of this.backup.members) this.define({ key: `pgbackrest-server ${m.host}`, kind: 'pgbackrest', host: m.host, argv: serverArgv(this.backup, m) });
     const workerArgv = (role: string, extra: string[] = []) => [process.execPath, BALLAST_BIN, 'chaos', 'worker', role, '--config', join(this.dir, 'worker.json'), ...extra];
     this.define({ key: 'worker observer', kind: 'worker', host: CLIENT_HOST, argv: workerArgv('observer') });
     this.define({ key: 'worker workload', kind: 'worker', host: CLIENT_HOST, argv: workerArgv('workload') });
@@ -370,6 +379,7 @@ export class Deployment {
       }
     }
     await stopKeys(this.keys('etcd'));
+    await stopKeys(this.keys('pgbackrest'));
     await stopKeys(Object.keys(this.record.state.procs));
     return failed;
   }

@@ -9,9 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
 import { BALLAST_BIN } from '../local/supervisor.js';
-import { CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
+import { BACKUP_HOST, CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
 import type { ObserveSample } from './history.js';
-import { setRepoReachable } from './backup-check.js';
 import { applyCuts, isolationCuts, oneWayCuts, partitionCuts, run, type Cut } from './netns.js';
 import type { Rng } from './prng.js';
 
@@ -107,7 +106,7 @@ export class FaultContext {
   }
 }
 
-const allHosts = (): string[] => [...ETCD_HOSTS, ...PG_HOSTS, ROUTER_HOST, CLIENT_HOST];
+const allHosts = (): string[] => [...ETCD_HOSTS, ...PG_HOSTS, ROUTER_HOST, CLIENT_HOST, BACKUP_HOST];
 
 function signalPids(pids: number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
@@ -229,8 +228,8 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       return { target: `filesystem of ${m} (primary): filled up with ${Math.round(bytes / 1048576)} MiB`, notes: [], heal: async () => rmSync(filler, { force: true }) };
     }
     case 'backup-repo-down': {
-      setRepoReachable(dep.backup, false);
-      return { target: `the backup repository ${dep.backup.repo} (unreadable and unwritable for postgres)`, notes: [], heal: async () => setRepoReachable(dep.backup, true) };
+      const id = await ctx.addCuts(isolationCuts(BACKUP_HOST, allHosts()));
+      return { target: `the backup host ${BACKUP_HOST} (its pgBackRest TLS server and repository) cut off from every host`, notes: [], heal: () => ctx.removeCuts(id) };
     }
     case 'switchover': {
       const from = ctx.primary();
@@ -254,9 +253,9 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const a = ctx.standby('async');
       const sync = ctx.standby('sync');
       const p = ctx.primary();
-      // The repository (on the file system every namespace shares) would let the cut-off standby
-      // catch up through restore_command: take it away too, so the standby really falls behind.
-      setRepoReachable(dep.backup, false);
+      // The backup host would let the standby catch up through restore_command once its own cut
+      // is lifted: keep it away from the backup host until the heal, so it really falls behind.
+      const idRepo = await ctx.addCuts(isolationCuts(hostOfMember(a), [BACKUP_HOST]));
       const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
       await sleep(Math.max(2000, step.holdMs / 2));
       const idP = await ctx.addCuts(isolationCuts([hostOfMember(p), hostOfMember(sync)], allHosts()));
@@ -271,11 +270,11 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
         note = `forced failover to ${a} failed: ${errorMessage(e).slice(0, 300)}`;
       }
       return {
-        target: `async standby ${a} cut off and left behind (the backup repository away too), primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`,
+        target: `async standby ${a} cut off and left behind (and from the backup host), primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`,
         notes: [note], effectiveAt,
         heal: async () => {
           await ctx.removeCuts(idP);
-          setRepoReachable(dep.backup, true);
+          await ctx.removeCuts(idRepo);
         },
       };
     }

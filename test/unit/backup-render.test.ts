@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderDynamicConf } from '../../src/agent/pg-config.js';
-import { archiveCommands, archiveParameters, renderMemberConf, renderRepoConf, type MemberFileInput, type RepoFileInput } from '../../src/backup/render-pgbackrest.js';
+import { archiveCommands, archiveParameters, renderMemberConf, renderPgHostServerConf, renderRepoConf, type MemberFileInput, type RepoFileInput, type TlsServer } from '../../src/backup/render-pgbackrest.js';
 import { archiveStatusOf, archivedUpTo, segmentStart, type ArchiverFacts } from '../../src/domain/archive.js';
 import { chooseBackupSource } from '../../src/backup/operations.js';
 import { InvalidInputError } from '../../src/domain/errors.js';
@@ -37,14 +37,34 @@ test('repository file: every member as pgN, backup from a standby, retention', (
   assert.ok(byDays.includes('repo1-retention-full-type=time') && byDays.includes('repo1-retention-full=14'));
 });
 
-test('TLS repository: host options, no cipher on the member side; S3 options pass through', () => {
+test('TLS repository: host options, and the cipher on the member side too (the client decrypts); S3 options pass through', () => {
   const tls = renderMemberConf({ ...member, repo: { kind: 'tls', host: '10.0.0.9', port: 8432, path: '/var/lib/pgbackrest', caFile: '/etc/b/ca.crt', certFile: '/etc/b/c.crt', keyFile: '/etc/b/c.key' } });
   assert.match(tls, /^repo1-host=10\.0\.0\.9$/m);
   assert.match(tls, /^repo1-host-type=tls$/m);
-  assert.doesNotMatch(tls, /cipher-pass/);
+  assert.match(tls, /^repo1-host-cert-file=\/etc\/b\/c\.crt$/m);
+  assert.match(tls, new RegExp(`^repo1-cipher-pass=${PASS}$`, 'm'));
   const s3 = renderRepoConf({ ...repo, repo: { kind: 's3', path: '/ballast', options: { 's3-bucket': 'b', 's3-endpoint': 'minio.local', 's3-region': 'us-east-1' } } });
   assert.match(s3, /^repo1-type=s3$/m);
   assert.match(s3, /^repo1-s3-bucket=b$/m);
+});
+
+const server: TlsServer = { address: '10.0.0.9', port: 8432, caFile: '/t/ca.crt', certFile: '/t/bk.crt', keyFile: '/t/bk.key', clients: [{ cn: 'p1', stanzas: ['main'] }, { cn: 'p2', stanzas: ['main', 'other'] }] };
+
+test('backup host: the repository file also configures its TLS server (one auth line per client CN); pg hosts reached over TLS', () => {
+  const pgHost = { address: '10.0.0.3', port: 8432, caFile: '/t/ca.crt', certFile: '/t/bk.crt', keyFile: '/t/bk.key' };
+  const t = renderRepoConf({ ...repo, members: [{ ...repo.members[0]!, host: pgHost }], server }).split('\n');
+  for (const line of ['tls-server-address=10.0.0.9', 'tls-server-port=8432', 'tls-server-ca-file=/t/ca.crt', 'tls-server-cert-file=/t/bk.crt', 'tls-server-key-file=/t/bk.key',
+    'tls-server-auth=p1=main', 'tls-server-auth=p2=main,other', 'pg1-host=10.0.0.3', 'pg1-host-type=tls', 'pg1-host-cert-file=/t/bk.crt', 'repo1-path=/d/backup/repo']) {
+    assert.ok(t.includes(line), `has ${line}`);
+  }
+  assert.ok(t.indexOf('tls-server-address=10.0.0.9') < t.indexOf('[main]'), 'server options are global');
+});
+
+test('a member host\'s TLS server file: its own pg1, no repository, no cipher pass', () => {
+  const t = renderPgHostServerConf({ stanza: 'main', server: { ...server, clients: [{ cn: 'bk', stanzas: ['main'] }] }, self: { dataDir: '/d/m/data', port: 5432, socketDir: '/d/m' }, logDir: '/d/s/log', lockDir: '/d/s/lock' });
+  const lines = t.split('\n');
+  for (const line of ['tls-server-auth=bk=main', 'pg1-path=/d/m/data', 'pg1-socket-path=/d/m', 'log-path=/d/s/log']) assert.ok(lines.includes(line), `has ${line}`);
+  assert.doesNotMatch(t, /repo1-|cipher|pg1-host/);
 });
 
 test('renderers refuse bad values', () => {
@@ -56,6 +76,10 @@ test('renderers refuse bad values', () => {
     ['bad stanza', () => renderMemberConf({ ...member, stanza: 'Main]' })],
     ['no members', () => renderRepoConf({ ...repo, members: [] })],
     ['retention 0', () => renderRepoConf({ ...repo, retention: { full: 0, days: null } })],
+    ['TLS server without clients', () => renderRepoConf({ ...repo, server: { ...server, clients: [] } })],
+    ['TLS client CN with a newline', () => renderRepoConf({ ...repo, server: { ...server, clients: [{ cn: 'p1\ntls-server-auth=x', stanzas: ['main'] }] } })],
+    ['TLS server port 0', () => renderRepoConf({ ...repo, server: { ...server, port: 0 } })],
+    ['relative server key', () => renderPgHostServerConf({ stanza: 'main', server: { ...server, keyFile: 'bk.key' }, self: { dataDir: '/d/m/data', port: 5432, socketDir: '/d/m' }, logDir: '/d/s/log', lockDir: '/d/s/lock' })],
     ['unknown s3 option', () => renderRepoConf({ ...repo, repo: { kind: 's3', path: '/b', options: { 'cipher-pass': 'x' } } })],
     ['odd path in archive_command', () => archiveParameters('/d/m/pg backrest.conf', 'main', 60)],
     ['quote in archive_command', () => archiveParameters("/d/m/x';rm -rf /;'.conf", 'main', 60)],
