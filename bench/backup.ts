@@ -1,33 +1,45 @@
 // Backup benchmark (a program, not a test): ONE local 2-member cluster holding a pgbench database
-// of scale N (70 is about 1 GB), and
-//   1. `ballast backup run --type full`: time, MiB/s (pg_database_size('app') / time);
-//   2. UPDATE of 5 % of pgbench_accounts, then `backup run --type incr`: time;
-//   3. another 5 % UPDATE (its WAL measured with pg_current_wal_lsn), then `ballast restore
-//      --latest --members 1` into a new dir: total time, its phases (from its progress lines on
-//      stderr, timestamped as they arrive) and the WAL replay rate = WAL from the incr backup's
-//      start LSN to the end of the update / the recovery phase (postgres start to promotion,
-//      archive-get of every segment included);
-//   4. undrop: a copy table (10 % of the accounts) plus an index, an incr backup, DROP TABLE, then
-//      `ballast undrop`: time end to end (goal <= 60 s for a table in a 1 GB database);
-//   5. baselines on the same cluster: raw `pgbackrest` with a copy of the repository-side file
-//      Ballast wrote (DIR/backup/pgbackrest.conf, naming the primary and the standby the backup
-//      reads from) pointed at a fresh repository, log and lock path: `backup --type=full` and
-//      `restore` into an empty dir (only those two commands are timed); and `pg_basebackup -X
-//      stream -c fast` from the primary over its Unix socket (peer auth as the postgres OS user).
+// of scale N (70 is about 1 GB); Ballast against raw pgBackRest and pg_basebackup, like for like:
+//   1. full backups, --trials T of each in ABBA order (ballast, raw, raw, ballast, ballast, raw
+//      ...), each after settle(): `ballast backup run --type full` and raw pgBackRest = the very
+//      command Ballast's `backup run` issues (src/backup/operations.ts runBackup: `pgbackrest
+//      --config=DIR/backup/pgbackrest.conf --stanza=S backup --type=full
+//      --annotation=ballast-member=M --log-level-console=info`, here M = raw-bench) with the SAME
+//      file, stanza and repository: archive check and the automatic expire after it included, as
+//      in Ballast's. Before each raw run the file must name the hosts Ballast's backup used (the
+//      primary and the standby it read from). Every trial, the medians and their ratio;
+//   2. right after them, before any update (little WAL to replay): the newest set's label from
+//      `ballast backup list --json`, then `ballast restore --latest --members 1` into a new dir
+//      (the set it restored must be that one): its phases (from its progress lines on stderr,
+//      timestamped as they arrive); the restored cluster is stopped (ballast down) and removed.
+//      Around it, mirrored (raw, basebackup, | ballast |, basebackup, raw; T of each, at least
+//      2): raw `pgbackrest restore --set=LABEL --archive-mode=off --log-level-console=info` with
+//      the same file into an empty dir (--pg1-path=...; what Ballast's restore runs), timed, then
+//      removed; and `pg_basebackup -X stream -c fast` from the primary over its Unix socket (peer
+//      auth as the postgres OS user; a consistent data dir). Compared: the files phase with the
+//      median raw restore; up to a promoted primary (prepare + files + recovery) and the files
+//      phase with the median pg_basebackup;
+//   3. UPDATE of 5 % of pgbench_accounts, then `backup run --type incr`: time (based on the newest
+//      full, which the expire of the full trials kept);
+//   4. another 5 % UPDATE (its WAL measured with pg_current_wal_lsn), then `ballast restore
+//      --latest --members 1` (full + incr + that WAL): total, phases and the WAL replay rate = WAL
+//      from the incr backup's start LSN to the end of the update / the recovery phase (postgres
+//      start to promotion, archive-get of every segment included); raw restores of the same set
+//      around it as in 2 (their files phase compared);
+//   5. undrop: a copy table (10 % of the accounts) plus an index, an incr backup, DROP TABLE, then
+//      `ballast undrop`: time end to end (goal <= 60 s for a table in a 1 GB database).
 // Prints a table of figures and the ratios Ballast / raw pgBackRest (goal <= 1.1) and
-// pg_basebackup / Ballast restore (goal > 1: Ballast's restore gives a usable data dir faster).
+// pg_basebackup / Ballast restore up to a promoted primary (goal > 1: Ballast's restore gives a
+// usable data dir faster).
 //
-// Run order: init -> settle -> Ballast full -> raw pgBackRest full -> pg_basebackup -> update ->
-// settle -> incr -> update -> settle -> restore -> raw restore -> undrop. "Settle" waits until no
-// member has a WAL segment waiting for its archive_command (the primary's push, the standby's
-// check) and the standby has replayed everything, so no backup or restore pays for the archive
-// backlog the bench's own bulk writes left (each wait is printed). The scheduled backups are moved to 1 January for the run so none starts meanwhile.
-// Raw pgBackRest runs with --no-archive-check: the cluster archives into Ballast's repository, not
-// the fresh one, so the raw backup does not wait for its last WAL segment the way Ballast's does
-// (and its restore alone is not a usable data dir without that WAL).
-// Usage: node dist/bench/backup.js [--scale N] [--dir-base DIR] [--json]
+// "Settle" waits until no member has a WAL segment waiting for its archive_command (the primary's
+// push, the standby's check) and the standby has replayed everything, so no timed step pays for
+// the archive backlog the bench's own writes or the step before left (each wait is printed). The
+// scheduled backups are moved to 1 January for the run so none starts meanwhile. The raw full
+// backups stay in the repository; the restores name their set explicitly.
+// Usage: node dist/bench/backup.js [--scale N] [--trials T] [--dir-base DIR] [--json]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -41,26 +53,30 @@ import { BALLAST_BIN, TestCluster, type UpInfo } from '../src/testkit/cluster.js
 import { pgbenchInit } from '../src/testkit/pgbench.js';
 import { note } from './bench-common.js';
 
-const USAGE = 'usage: node dist/bench/backup.js [--scale N] [--dir-base DIR] [--json]';
+const USAGE = 'usage: node dist/bench/backup.js [--scale N] [--trials T] [--dir-base DIR] [--json]';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const PGBACKREST_BIN = process.env.BALLAST_PGBACKREST_BIN ?? '/usr/bin/pgbackrest';
 const OS_USER = 'postgres';
 const MIB = 1024 * 1024;
 const NEVER = '0 0 1 1 *'; // the scheduled backups wait for 1 January during the run
+/** The annotation of the raw full backups (Ballast's own names the member it read from). */
+const RAW_MEMBER = 'raw-bench';
 
-interface Args { scale: number; dirBase: string; json: boolean }
+interface Args { scale: number; trials: number; dirBase: string; json: boolean }
 
 function parseBenchArgs(argv: string[]): Args {
-  const { values } = parseArgs({ args: argv, options: { scale: { type: 'string' }, 'dir-base': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { scale: { type: 'string' }, trials: { type: 'string' }, 'dir-base': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
   const scale = values.scale === undefined ? 70 : Number(values.scale);
   if (!Number.isInteger(scale) || scale < 1 || scale > 1000) throw new Error(`--scale must be a whole number from 1 to 1000 (got ${values.scale})`);
+  const trials = values.trials === undefined ? 3 : Number(values.trials);
+  if (!Number.isInteger(trials) || trials < 1 || trials > 10) throw new Error(`--trials must be a whole number from 1 to 10 (got ${values.trials})`);
   const dirBase = resolve(values['dir-base'] ?? '/tmp');
   if (!existsSync(dirBase)) throw new Error(`--dir-base ${dirBase} does not exist`);
-  return { scale, dirBase, json: values.json === true };
+  return { scale, trials, dirBase, json: values.json === true };
 }
 
 /** Time limits grow with the database: `base` seconds plus `perScale` seconds per pgbench scale unit. */
@@ -70,19 +86,46 @@ function budget(scale: number, baseS: number, perScaleS: number): number {
 
 // ---- pure helpers ---------------------------------------------------------------------------
 
-/** The repository-side file pointed at another repository, log and lock path (every key must be there). */
-function pointConfAt(text: string, paths: { repo: string; log: string; lock: string }): string {
-  const want: Record<string, string> = { 'repo1-path': paths.repo, 'log-path': paths.log, 'lock-path': paths.lock };
-  const seen = new Set<string>();
-  const out = text.split('\n').map((line) => {
-    const k = /^([a-z0-9-]+)=/.exec(line)?.[1];
-    if (k === undefined || want[k] === undefined) return line;
-    seen.add(k);
-    return `${k}=${want[k]}`;
-  });
-  const missing = Object.keys(want).filter((k) => !seen.has(k));
-  if (missing.length) throw new Error(`the repository-side pgbackrest.conf has no ${missing.join(', ')}`);
-  return out.join('\n');
+type Runner = 'ballast' | 'raw';
+
+/** ABBA order of the full-backup trials: ballast, raw, raw, ballast, ballast, raw ... (n of each). */
+function abbaOrder(n: number): Runner[] {
+  return Array.from({ length: n }, (_, i): Runner[] => (i % 2 === 0 ? ['ballast', 'raw'] : ['raw', 'ballast'])).flat();
+}
+
+/**
+ * Baseline trials around ONE Ballast run, mirrored so neither side always runs on a warm cache:
+ * ceil(n/2) rounds before, the rest (at least one) after, e.g. n = 3 and [raw, bb]: raw bb bb raw
+ * | ballast | raw bb. Each kind runs max(n, 2) times.
+ */
+function aroundOrder<K>(kinds: K[], n: number): { before: K[]; after: K[] } {
+  const nBefore = Math.ceil(n / 2);
+  const nAfter = Math.max(1, n - nBefore);
+  const round = (i: number) => (i % 2 === 0 ? [...kinds] : [...kinds].reverse());
+  return {
+    before: Array.from({ length: nBefore }, (_, i) => round(i)).flat(),
+    after: Array.from({ length: nAfter }, (_, j) => round(nBefore - 1 - j).reverse()).flat(),
+  };
+}
+
+/** Median of the known values (null: none). */
+function median(xs: (number | null)[]): number | null {
+  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+interface RepoConfFacts { stanza: string; pgPaths: string[]; retention: string | null }
+
+/** What the raw runs take from the repository-side pgbackrest.conf: its stanza, pg hosts (sorted) and full retention. */
+function repoConfFacts(text: string): RepoConfFacts {
+  const stanza = [...text.matchAll(/^\[([^\]\n]+)\]$/gm)].map((m) => m[1]!).find((n) => n !== 'global');
+  if (stanza === undefined) throw new Error('the repository-side pgbackrest.conf names no stanza');
+  const pgPaths = [...text.matchAll(/^pg\d+-path=(.*)$/gm)].map((m) => m[1]!).sort();
+  const full = /^repo1-retention-full=(.*)$/m.exec(text)?.[1];
+  const type = /^repo1-retention-full-type=(.*)$/m.exec(text)?.[1] ?? 'count';
+  return { stanza, pgPaths, retention: full === undefined ? null : `${full} (${type})` };
 }
 
 interface Line { atMs: number; text: string }
@@ -105,11 +148,29 @@ function restorePhases(lines: Line[], totalMs: number): RestorePhases {
   return { prepare: files, files: d(files, recovery), recovery: d(recovery, promoted), startCluster: d(promoted, backups ?? start), firstBackup: d(backups, totalMs) };
 }
 
+/** The set `ballast restore` restored, from its progress line (null: not found). */
+function restoredSet(lines: Line[]): string | null {
+  for (const l of lines) {
+    const m = /^restore: \S+ from backup (\S+) of /.exec(l.text);
+    if (m) return m[1]!;
+  }
+  return null;
+}
+
+/** Up to a promoted primary: prepare + files + recovery (null when a phase is missing). */
+function upToPromotion(p: RestorePhases): number | null {
+  return p.prepare === null || p.files === null || p.recovery === null ? null : p.prepare + p.files + p.recovery;
+}
+
 const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1));
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? '-' : (b / MIB).toFixed(1));
 const rate = (bytes: number | null | undefined, ms: number | null | undefined) => (bytes == null || !ms ? null : bytes / MIB / (ms / 1000));
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || b === 0 ? null : a / b);
 const f2 = (x: number | null) => (x === null ? '-' : x.toFixed(2));
+/** Trial times in run order, e.g. "10.1 10.6 10.3". */
+const each = (ms: (number | null)[]) => (ms.length === 0 ? '-' : ms.map(s).join(' '));
+/** Restore trials split around the Ballast restore, e.g. "3.4 3.5 | 3.6". */
+const around = (t: RestoreTrial[]) => `${each(t.filter((x) => x.when === 'before').map((x) => x.ms))} | ${each(t.filter((x) => x.when === 'after').map((x) => x.ms))}`;
 
 function table(head: string[], rows: string[][]): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -192,10 +253,12 @@ function ownedDir(path: string, id: OsIdentity | null): string {
   return path;
 }
 
-async function timedAsPostgres(bin: string, args: string[], timeoutMs: number, cwd: string, id: OsIdentity | null): Promise<number> {
+/** Run a program as the postgres OS user; its output lines are timestamped (not echoed). */
+async function runAsPostgres(bin: string, args: string[], timeoutMs: number, cwd: string, id: OsIdentity | null): Promise<{ ms: number; lines: Line[] }> {
   const t0 = performance.now();
-  await runCommand(bin, args, { identity: id, timeoutMs, cwd });
-  return performance.now() - t0;
+  const lines: Line[] = [];
+  await runCommand(bin, args, { identity: id, timeoutMs, cwd, onLine: (text) => lines.push({ atMs: performance.now() - t0, text }) });
+  return { ms: performance.now() - t0, lines };
 }
 
 /** Stop a postgres left running in `dataDir` (e.g. an undrop scratch instance after a timeout): pg_ctl, immediate. */
@@ -205,31 +268,59 @@ async function stopStrayPostgres(dataDir: string, id: OsIdentity | null): Promis
   await runCommand(join(PG_BIN, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '30'], { identity: id, timeoutMs: 40_000 }).catch((e: unknown) => note(`  pg_ctl stop failed: ${(e as Error).message}`));
 }
 
-interface BackupJson { id: string; type: string; member: string | null; startLsn: string; stopLsn: string; sizeBytes: number; repoSizeBytes?: number }
+interface BackupJson { id: string; type: string; member: string | null; startLsn: string; stopLsn: string; sizeBytes: number; repoSizeBytes?: number; prior?: string | null }
+
+interface BallastBackup { ms: number; settleMs: number; pgbackrestMs: number | null; b: BackupJson }
+/** One full-backup trial; `order` is its place in the ABBA sequence (1-based). */
+interface FullTrial { order: number; ms: number; settleMs: number; pgbackrestMs: number | null; id: string; member: string | null }
+/** `backupMs`: from the start of the command to its "full backup size" line (what pgbackrestMs is for Ballast's). */
+interface RawFullTrial { order: number; ms: number; settleMs: number; backupMs: number | null; label: string | null }
+interface RestoreTrial { when: 'before' | 'after'; ms: number; settleMs: number }
+/** Baseline restores of one set around a Ballast restore; ms: their median. */
+interface RestoreTrials { set: string; ms: number | null; trials: RestoreTrial[] }
+interface BallastRestore { ms: number; settleMs: number; set: string; phases: RestorePhases; upToPromotionMs: number | null; checked: string }
 
 interface Figures {
   dbBytes: number | null;
   initMs: number | null;
-  full: { ms: number; settleMs: number; pgbackrestMs: number | null; b: BackupJson } | null;
-  rawFull: { ms: number; members: number } | null;
+  /** The full-backup trials in the order they ran. */
+  order: Runner[];
+  /** ms, settleMs, pgbackrestMs: medians of the trials; b: the last Ballast full backup. */
+  full: (BallastBackup & { trials: FullTrial[] }) | null;
+  /** ms, backupMs: medians; args: the command after --config and --stanza; retention: the file's full retention. */
+  rawFull: { ms: number | null; backupMs: number | null; members: number; retention: string | null; args: string[]; trials: RawFullTrial[] } | null;
+  /** Median of basebackup.trials (around restoreFull). */
   basebackupMs: number | null;
-  incr: { ms: number; settleMs: number; pgbackrestMs: number | null; b: BackupJson } | null;
+  basebackup: { ms: number | null; trials: RestoreTrial[] } | null;
+  /** Ballast's restore right after the full backups, and raw restores of the same set around it. */
+  restoreFull: BallastRestore | null;
+  rawRestoreFull: RestoreTrials | null;
+  incr: BallastBackup | null;
   walBytes: { update: number | null; sinceIncr: number | null } | null;
-  restore: { ms: number; settleMs: number; phases: RestorePhases; targetTime: string; checked: string } | null;
+  restore: (BallastRestore & { targetTime: string }) | null;
+  /** Median of rawRestore.trials: raw restores of the set `restore` used (full + incr), around it. */
   rawRestoreMs: number | null;
+  rawRestore: RestoreTrials | null;
   undrop: { ms: number; seconds: number; rows: number; expected: number; incrMs: number; tableBytes: number } | null;
 }
 
 class BackupBench {
-  readonly f: Figures = { dbBytes: null, initMs: null, full: null, rawFull: null, basebackupMs: null, incr: null, walBytes: null, restore: null, rawRestoreMs: null, undrop: null };
+  readonly f: Figures;
   readonly id = resolveRunIdentity(OS_USER);
   cluster: TestCluster | null = null;
   primary = '';
-  private restoredStarted = false;
+  /** Dirs `ballast restore` was started into (cleanup brings down what is left of them). */
+  private readonly restoredDirs = new Set<string>();
 
-  constructor(readonly base: string, readonly scale: number) {}
+  constructor(readonly base: string, readonly scale: number, readonly trials: number) {
+    this.f = {
+      dbBytes: null, initMs: null, order: abbaOrder(trials), full: null, rawFull: null, basebackupMs: null, basebackup: null,
+      restoreFull: null, rawRestoreFull: null, incr: null, walBytes: null, restore: null, rawRestoreMs: null, rawRestore: null, undrop: null,
+    };
+  }
 
   get src(): string { return join(this.base, 'source'); }
+  get restoredFull(): string { return join(this.base, 'restored-full'); }
   get restored(): string { return join(this.base, 'restored'); }
   get raw(): string { return join(this.base, 'raw'); }
 
@@ -255,6 +346,10 @@ class BackupBench {
     return (await this.app<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l'))[0]!.l;
   }
 
+  private async balanceSum(): Promise<string | undefined> {
+    return (await this.app<{ s: string }>('SELECT sum(abalance)::text AS s FROM pgbench_accounts', budget(this.scale, 60, 5)))[0]?.s;
+  }
+
   /**
    * Wait until no member has a WAL segment waiting for its archive_command (the primary's push,
    * the standby's check) and the standby replayed everything; returns ms waited.
@@ -277,14 +372,14 @@ class BackupBench {
     }
   }
 
-  async backup(type: 'full' | 'incr'): Promise<{ ms: number; settleMs: number; pgbackrestMs: number | null; b: BackupJson }> {
+  async backup(type: 'full' | 'incr'): Promise<BallastBackup> {
     const settleMs = await this.settle(`the ${type} backup`);
     const r = await runBallast(['backup', 'run', '--dir', this.src, '--type', type, '--json'], budget(this.scale, 300, 30));
     const b = JSON.parse(r.stdout) as BackupJson;
     const from = lineAt(r.lines, /^backup \((full|diff|incr)\): /);
     const to = lineAt(r.lines, /^backup: (full|diff|incr) backup size = /);
     const pgbackrestMs = from === null || to === null ? null : to - from;
-    note(`ballast ${type} backup ${b.id} from ${b.member ?? '?'}: ${s(r.ms)} s (pgbackrest backup ${s(pgbackrestMs)} s of it), ${mib(b.sizeBytes)} MiB (repo ${mib(b.repoSizeBytes)} MiB), LSN ${b.startLsn}..${b.stopLsn}`);
+    note(`ballast ${type} backup ${b.id} from ${b.member ?? '?'}${b.prior ? ` (prior ${b.prior})` : ''}: ${s(r.ms)} s (pgbackrest backup ${s(pgbackrestMs)} s of it), ${mib(b.sizeBytes)} MiB (repo ${mib(b.repoSizeBytes)} MiB), LSN ${b.startLsn}..${b.stopLsn}`);
     return { ms: r.ms, settleMs, pgbackrestMs, b };
   }
 
@@ -305,40 +400,135 @@ class BackupBench {
     note(`pgbench init ${s(this.f.initMs)} s; database app ${mib(this.f.dbBytes)} MiB`);
   }
 
-  /** Raw pgBackRest: the file Ballast's backup wrote, pointed at a fresh repo; stanza-create (untimed), backup (timed). */
-  async rawBackup(): Promise<void> {
-    const raw = ownedDir(this.raw, this.id);
-    const conf = join(raw, 'pgbackrest.conf');
-    const text = pointConfAt(readFileSync(layoutOf(this.src).backupConf, 'utf8'), { repo: ownedDir(join(raw, 'repo'), this.id), log: ownedDir(join(raw, 'log'), this.id), lock: ownedDir(join(raw, 'lock'), this.id) });
-    writeFileSync(conf, text, { mode: 0o600 });
-    if (this.id) chownSync(conf, this.id.uid, this.id.gid);
-    const members = text.split('\n').filter((l) => /^pg\d+-path=/.test(l)).length;
-    const stanza = this.c().info.cluster;
-    const pgb = (args: string[], timeoutMs: number) => timedAsPostgres(PGBACKREST_BIN, [`--config=${conf}`, `--stanza=${stanza}`, ...args], timeoutMs, raw, this.id);
-    await pgb(['stanza-create'], 120_000);
-    await this.settle('the raw pgBackRest full backup');
-    const ms = await pgb(['backup', '--type=full', '--no-archive-check', '--log-level-console=info'], budget(this.scale, 300, 30));
-    this.f.rawFull = { ms, members };
-    note(`raw pgbackrest backup --type=full (${members} pg hosts in the file): ${s(ms)} s`);
+  /** Full backups, Ballast's and raw pgBackRest's, in ABBA order; figures are updated after every trial. */
+  async fullTrials(): Promise<void> {
+    const ballast: BallastBackup[] = [];
+    const fullTrials: FullTrial[] = [];
+    for (const [i, who] of this.f.order.entries()) {
+      const order = i + 1;
+      if (who === 'ballast') {
+        const r = await this.backup('full');
+        ballast.push(r);
+        fullTrials.push({ order, ms: r.ms, settleMs: r.settleMs, pgbackrestMs: r.pgbackrestMs, id: r.b.id, member: r.b.member });
+        this.f.full = { ms: median(ballast.map((x) => x.ms))!, settleMs: median(ballast.map((x) => x.settleMs))!, pgbackrestMs: median(ballast.map((x) => x.pgbackrestMs)), b: r.b, trials: fullTrials };
+      } else {
+        const last = ballast[ballast.length - 1];
+        if (!last) throw new Error('a raw full backup before any Ballast one: the ABBA order starts with Ballast');
+        await this.rawBackup(order, last.b);
+      }
+    }
   }
 
-  async rawRestore(): Promise<void> {
-    const target = ownedDir(join(this.raw, 'restore'), this.id);
-    const conf = join(this.raw, 'pgbackrest.conf');
-    const ms = await timedAsPostgres(PGBACKREST_BIN, [`--config=${conf}`, `--stanza=${this.c().info.cluster}`, 'restore', `--pg1-path=${target}`, '--archive-mode=off', '--log-level-console=info'], budget(this.scale, 300, 30), this.raw, this.id);
-    this.f.rawRestoreMs = ms;
-    note(`raw pgbackrest restore: ${s(ms)} s`);
-    await rm(target, { recursive: true, force: true });
+  /**
+   * Raw pgBackRest: the command Ballast's backup run issues (operations.ts runBackup) with the
+   * same file, stanza, repository and working directory; the file must name the hosts Ballast's
+   * last full backup used (the primary, and the standby it read from).
+   */
+  async rawBackup(order: number, ballastFull: BackupJson): Promise<void> {
+    const layout = layoutOf(this.src);
+    const settleMs = await this.settle(`raw pgBackRest full backup ${order}`);
+    const conf = repoConfFacts(readFileSync(layout.backupConf, 'utf8'));
+    const fromStandby = ballastFull.member !== null && ballastFull.member !== this.primary;
+    const hosts = fromStandby ? [this.primary, ballastFull.member!] : [this.primary];
+    const want = hosts.map((m) => layout.memberData(m)).sort();
+    if (conf.pgPaths.join('\n') !== want.join('\n')) {
+      throw new Error(`${layout.backupConf} names ${conf.pgPaths.join(', ') || 'no pg host'}, not the hosts Ballast's full backup ${ballastFull.id} used (${want.join(', ')}): the raw run would not be like for like`);
+    }
+    const args = ['backup', '--type=full', `--annotation=ballast-member=${RAW_MEMBER}`, '--log-level-console=info', ...(fromStandby ? [] : ['--no-backup-standby'])];
+    const r = await runAsPostgres(PGBACKREST_BIN, [`--config=${layout.backupConf}`, `--stanza=${conf.stanza}`, ...args], budget(this.scale, 300, 30), layout.backupDir, this.id);
+    const backupMs = lineAt(r.lines, /INFO: full backup size = /);
+    const label = r.lines.map((l) => /INFO: new backup label = (\S+)/.exec(l.text)?.[1]).find((x) => x !== undefined) ?? null;
+    const prev = this.f.rawFull?.trials ?? [];
+    const trials = [...prev, { order, ms: r.ms, settleMs, backupMs, label }];
+    this.f.rawFull = { ms: median(trials.map((t) => t.ms)), backupMs: median(trials.map((t) => t.backupMs)), members: conf.pgPaths.length, retention: conf.retention, args, trials };
+    note(`raw pgbackrest backup --type=full ${label ?? '?'} (same file, ${conf.pgPaths.length} pg hosts, retention ${conf.retention ?? '?'}): ${s(r.ms)} s (to its backup size line ${s(backupMs)} s)`);
   }
 
-  async basebackup(): Promise<void> {
+  /** The newest set in the source's repository, as `ballast backup list` names it (what `restore --latest` restores). */
+  private async newestSet(): Promise<string> {
+    const r = await runBallast(['backup', 'list', '--dir', this.src, '--json'], 120_000);
+    const newest = (JSON.parse(r.stdout) as { newest: string | null }).newest;
+    if (!newest) throw new Error(`ballast backup list names no newest backup in ${this.src}`);
+    return newest;
+  }
+
+  /** Raw `pgbackrest restore --set=SET` with the source's file into an empty dir owned by postgres (timed), then removed. */
+  async rawRestore(set: string, when: 'before' | 'after'): Promise<RestoreTrial> {
+    const settleMs = await this.settle(`a raw pgBackRest restore of ${set}`);
+    const layout = layoutOf(this.src);
+    const conf = repoConfFacts(readFileSync(layout.backupConf, 'utf8'));
+    const target = ownedDir(join(ownedDir(this.raw, this.id), 'restore'), this.id);
+    try {
+      const r = await runAsPostgres(PGBACKREST_BIN, [`--config=${layout.backupConf}`, `--stanza=${conf.stanza}`, 'restore', `--set=${set}`, `--pg1-path=${target}`, '--archive-mode=off', '--log-level-console=info'], budget(this.scale, 300, 30), this.raw, this.id);
+      note(`raw pgbackrest restore --set=${set} (${when} Ballast's): ${s(r.ms)} s`);
+      return { when, ms: r.ms, settleMs };
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  }
+
+  async basebackup(when: 'before' | 'after'): Promise<RestoreTrial> {
+    const settleMs = await this.settle('pg_basebackup');
     const parent = ownedDir(join(this.base, 'basebackup'), this.id);
-    const target = join(parent, 'data');
-    await this.settle('pg_basebackup');
-    const ms = await timedAsPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', layoutOf(this.src).memberDir(this.primary), '-p', String(this.c().port(this.primary)), '-U', SUPERUSER, '-w', '-D', target, '-X', 'stream', '-c', 'fast'], budget(this.scale, 300, 30), parent, this.id);
-    this.f.basebackupMs = ms;
-    note(`pg_basebackup -X stream -c fast from ${this.primary}: ${s(ms)} s`);
-    await rm(parent, { recursive: true, force: true });
+    try {
+      const r = await runAsPostgres(join(PG_BIN, 'pg_basebackup'), ['-h', layoutOf(this.src).memberDir(this.primary), '-p', String(this.c().port(this.primary)), '-U', SUPERUSER, '-w', '-D', join(parent, 'data'), '-X', 'stream', '-c', 'fast'], budget(this.scale, 300, 30), parent, this.id);
+      note(`pg_basebackup -X stream -c fast from ${this.primary} (${when} Ballast's restore): ${s(r.ms)} s`);
+      return { when, ms: r.ms, settleMs };
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * `ballast restore --latest --members 1` of `set` (the newest) into `into`; checks the restored
+   * sum(abalance) against `sum`, then stops the restored cluster and removes its dir.
+   */
+  private async ballastRestore(into: string, set: string, sum: string | undefined, what: string): Promise<BallastRestore> {
+    const settleMs = await this.settle(what);
+    this.restoredDirs.add(into);
+    const r = await runBallast(['restore', '--from', this.src, '--into', into, '--latest', '--members', '1', '--json'], budget(this.scale, 600, 60));
+    const info = JSON.parse(r.stdout) as UpInfo;
+    const restored = TestCluster.adopt(into, info);
+    let checked: string;
+    try {
+      const [x] = await restored.queryUri<{ s: string }>(restored.memberUri(info.members[0]!.name), 'SELECT sum(abalance)::text AS s FROM pgbench_accounts', budget(this.scale, 60, 5));
+      checked = x?.s === sum ? `sum(abalance) ${x?.s} = source` : `MISMATCH: sum(abalance) ${x?.s} vs source ${sum}`;
+    } finally {
+      await restored.stop();
+      await rm(into, { recursive: true, force: true });
+    }
+    const used = restoredSet(r.lines);
+    if (used !== set) throw new Error(`ballast restore --latest restored ${used ?? 'an unnamed set'}, not ${set} (the newest in backup list): the raw restores would not be like for like`);
+    const phases = restorePhases(r.lines, r.ms);
+    note(`ballast restore --latest (set ${set}): ${s(r.ms)} s, up to a promoted primary ${s(upToPromotion(phases))} s; ${checked}; stopped and removed`);
+    return { ms: r.ms, settleMs, set, phases, upToPromotionMs: upToPromotion(phases), checked };
+  }
+
+  /**
+   * Right after the full backups (little WAL to replay): raw restores and pg_basebackups around
+   * one Ballast restore of the newest set (see aroundOrder).
+   */
+  async restoreAfterFull(): Promise<void> {
+    const sum = await this.balanceSum();
+    const set = await this.newestSet();
+    const raw: RestoreTrials = { set, ms: null, trials: [] };
+    const bb: { ms: number | null; trials: RestoreTrial[] } = { ms: null, trials: [] };
+    this.f.rawRestoreFull = raw;
+    this.f.basebackup = bb;
+    const baseline = async (k: 'raw' | 'basebackup', when: 'before' | 'after') => {
+      if (k === 'raw') {
+        raw.trials.push(await this.rawRestore(set, when));
+        raw.ms = median(raw.trials.map((t) => t.ms));
+      } else {
+        bb.trials.push(await this.basebackup(when));
+        bb.ms = median(bb.trials.map((t) => t.ms));
+        this.f.basebackupMs = bb.ms;
+      }
+    };
+    const { before, after } = aroundOrder<'raw' | 'basebackup'>(['raw', 'basebackup'], this.trials);
+    for (const k of before) await baseline(k, 'before');
+    this.f.restoreFull = await this.ballastRestore(this.restoredFull, set, sum, 'the restore after the full backups');
+    for (const k of after) await baseline(k, 'after');
   }
 
   async update(mod: number): Promise<void> {
@@ -347,29 +537,28 @@ class BackupBench {
     note(`UPDATE of 5 % of pgbench_accounts (aid % 20 = ${mod}): ${s(performance.now() - t0)} s`);
   }
 
+  /** After the incr backup: an update, then raw restores around Ballast's restore of the newest set (full + incr + the update's WAL). */
   async pitr(): Promise<void> {
     const incr = this.f.incr!.b;
     const before = await this.lsn();
     await this.update(1);
     const after = await this.lsn();
     const targetTime = new Date().toISOString();
-    const [sum] = await this.app<{ s: string }>('SELECT sum(abalance)::text AS s FROM pgbench_accounts', budget(this.scale, 60, 5));
+    const sum = await this.balanceSum();
     this.f.walBytes = { update: lsnDiff(after, before), sinceIncr: lsnDiff(after, incr.startLsn) };
     note(`T = ${targetTime}; WAL of the update ${mib(this.f.walBytes.update)} MiB, since the incr backup's start ${mib(this.f.walBytes.sinceIncr)} MiB`);
-    const settleMs = await this.settle('the restore');
-    this.restoredStarted = true;
-    const r = await runBallast(['restore', '--from', this.src, '--into', this.restored, '--latest', '--members', '1', '--json'], budget(this.scale, 600, 60));
-    const info = JSON.parse(r.stdout) as UpInfo;
-    const restored = TestCluster.adopt(this.restored, info);
-    let checked: string;
-    try {
-      const [x] = await restored.queryUri<{ s: string }>(restored.memberUri(info.members[0]!.name), 'SELECT sum(abalance)::text AS s FROM pgbench_accounts', budget(this.scale, 60, 5));
-      checked = x?.s === sum?.s ? `sum(abalance) ${x?.s} = source` : `MISMATCH: sum(abalance) ${x?.s} vs source ${sum?.s}`;
-    } finally {
-      await restored.stop();
-    }
-    this.f.restore = { ms: r.ms, settleMs, phases: restorePhases(r.lines, r.ms), targetTime, checked };
-    note(`ballast restore --latest: ${s(r.ms)} s; ${checked}`);
+    const set = await this.newestSet();
+    const raw: RestoreTrials = { set, ms: null, trials: [] };
+    this.f.rawRestore = raw;
+    const baseline = async (when: 'before' | 'after') => {
+      raw.trials.push(await this.rawRestore(set, when));
+      raw.ms = median(raw.trials.map((t) => t.ms));
+      this.f.rawRestoreMs = raw.ms;
+    };
+    const order = aroundOrder(['raw'], this.trials);
+    for (let i = 0; i < order.before.length; i++) await baseline('before');
+    this.f.restore = { ...(await this.ballastRestore(this.restored, set, sum, 'the restore after the incr backup')), targetTime };
+    for (let i = 0; i < order.after.length; i++) await baseline('after');
   }
 
   async undrop(): Promise<void> {
@@ -387,21 +576,20 @@ class BackupBench {
   async run(): Promise<void> {
     await this.start();
     await this.init();
-    this.f.full = await this.backup('full');
-    await this.rawBackup();
-    await this.basebackup();
+    await this.fullTrials();
+    await this.restoreAfterFull();
     await this.update(0);
     this.f.incr = await this.backup('incr');
     await this.pitr();
-    await this.rawRestore();
     await this.undrop();
   }
 
   /** Stop everything this run started (by pid: ballast down, pg_ctl on a leftover scratch instance). Idempotent. */
   async cleanup(): Promise<void> {
-    if (this.restoredStarted && existsSync(join(this.restored, 'state.json'))) {
-      await runBallast(['down', '--dir', this.restored], 180_000).catch((e: unknown) => note(`down of ${this.restored} failed: ${(e as Error).message}`));
-      for (const m of existsSync(join(this.restored, 'members')) ? readdirSync(join(this.restored, 'members')) : []) await stopStrayPostgres(join(this.restored, 'members', m, 'data'), this.id);
+    for (const dir of this.restoredDirs) {
+      if (!existsSync(join(dir, 'state.json'))) continue;
+      await runBallast(['down', '--dir', dir], 180_000).catch((e: unknown) => note(`down of ${dir} failed: ${(e as Error).message}`));
+      for (const m of existsSync(join(dir, 'members')) ? readdirSync(join(dir, 'members')) : []) await stopStrayPostgres(join(dir, 'members', m, 'data'), this.id);
     }
     const backupDir = layoutOf(this.src).backupDir;
     for (const d of existsSync(backupDir) ? readdirSync(backupDir) : []) if (/^undrop-\d+$/.test(d)) await stopStrayPostgres(join(backupDir, d, 'data'), this.id);
@@ -412,62 +600,84 @@ class BackupBench {
   }
 }
 
+/** Rows of one `ballast restore`'s phases (the up-to-promotion row carries `promoNote`). */
+function phaseRows(r: BallastRestore | null, dbBytes: number | null, recoveryNote: string, promoNote: string): string[][] {
+  const ph = r?.phases;
+  return [
+    ['  prepare (source archive, new dir)', `${s(ph?.prepare)} s`, ''],
+    ['  pgbackrest restore (files)', `${s(ph?.files)} s`, `${f2(rate(dbBytes, ph?.files))} MiB/s of the database`],
+    ['  recovery (start -> promoted)', `${s(ph?.recovery)} s`, recoveryNote],
+    ['  = up to a promoted primary', `${s(r?.upToPromotionMs)} s`, promoNote],
+    ['  start the cluster', `${s(ph?.startCluster)} s`, ''],
+    ['  first full backup of the new cluster', `${s(ph?.firstBackup)} s`, 'into its own repository'],
+  ];
+}
+
 function report(b: BackupBench, commandLine: string, load: { start: number[]; end: number[] }, commit: string, error: string | null): string[] {
   const f = b.f;
   const full = f.full;
-  const ph = f.restore?.phases;
-  const replayRate = rate(f.walBytes?.sinceIncr, ph?.recovery);
-  const upToPromotion = ph && ph.prepare !== null && ph.files !== null && ph.recovery !== null ? ph.prepare + ph.files + ph.recovery : null;
+  const raw = f.rawFull;
+  const rf = f.restoreFull;
+  const r = f.restore;
+  const n = (t: unknown[] | undefined) => t?.length ?? 0;
+  const replayRate = rate(f.walBytes?.sinceIncr, r?.phases.recovery);
   const rows: string[][] = [
     ['database app (pg_database_size)', `${mib(f.dbBytes)} MiB`, `pgbench -i -s ${b.scale}: ${s(f.initMs)} s`],
-    ['ballast backup full', `${s(full?.ms)} s`, `${f2(rate(f.dbBytes, full?.ms))} MiB/s of the database; backup size ${mib(full?.b.sizeBytes)} MiB, repo ${mib(full?.b.repoSizeBytes)} MiB; from ${full?.b.member ?? '-'}; settle before ${s(full?.settleMs)} s`],
-    ['  its pgbackrest backup command', `${s(full?.pgbackrestMs)} s`, 'from the progress line before it to its "backup size" line (the expire after it not counted); the rest: CLI start, etcd, pgbackrest info'],
-    ['raw pgbackrest backup --type=full', `${s(f.rawFull?.ms)} s`, `${f2(rate(f.dbBytes, f.rawFull?.ms))} MiB/s; same file, ${f.rawFull?.members ?? '-'} pg hosts, --no-archive-check`],
-    ['pg_basebackup -X stream -c fast', `${s(f.basebackupMs)} s`, `${f2(rate(f.dbBytes, f.basebackupMs))} MiB/s; from the primary, a usable data dir`],
-    ['ballast backup incr (after 5 % UPDATE)', `${s(f.incr?.ms)} s`, `size ${mib(f.incr?.b.sizeBytes)} MiB, repo ${mib(f.incr?.b.repoSizeBytes)} MiB; settle before ${s(f.incr?.settleMs)} s`],
-    ['WAL of the 2nd 5 % UPDATE', `${mib(f.walBytes?.update)} MiB`, `since the incr backup's start LSN: ${mib(f.walBytes?.sinceIncr)} MiB; T = ${f.restore?.targetTime ?? '-'}`],
-    ['ballast restore --latest --members 1', `${s(f.restore?.ms)} s`, `${f.restore?.checked ?? '-'}; settle before ${s(f.restore?.settleMs)} s`],
-    ['  prepare (source archive, new dir)', `${s(ph?.prepare)} s`, ''],
-    ['  pgbackrest restore (files)', `${s(ph?.files)} s`, `${f2(rate(f.dbBytes, ph?.files))} MiB/s of the database`],
-    ['  recovery (start -> promoted)', `${s(ph?.recovery)} s`, `WAL replay ${f2(replayRate)} MiB/s (WAL since the incr start / this phase)`],
-    ['  start the cluster', `${s(ph?.startCluster)} s`, ''],
-    ['  first full backup of the new cluster', `${s(ph?.firstBackup)} s`, 'into its own repository'],
-    ['raw pgbackrest restore', `${s(f.rawRestoreMs)} s`, `${f2(rate(f.dbBytes, f.rawRestoreMs))} MiB/s; files only, of the raw full backup`],
+    ['full backup order', f.order.map((x) => (x === 'ballast' ? 'B' : 'R')).join(' '), 'B = ballast, R = raw pgBackRest; each after a settle'],
+    [`ballast backup full (median of ${n(full?.trials)})`, `${s(full?.ms)} s`, `trials ${each(full?.trials.map((t) => t.ms) ?? [])} s; ${f2(rate(f.dbBytes, full?.ms))} MiB/s of the database; last: size ${mib(full?.b.sizeBytes)} MiB, repo ${mib(full?.b.repoSizeBytes)} MiB, from ${full?.b.member ?? '-'}; settle before ${s(full?.settleMs)} s`],
+    ['  its pgbackrest backup command', `${s(full?.pgbackrestMs)} s`, `trials ${each(full?.trials.map((t) => t.pgbackrestMs) ?? [])} s; from the progress line before it to its "backup size" line; the rest: CLI start, etcd, pgbackrest info, expire`],
+    [`raw pgbackrest backup --type=full (median of ${n(raw?.trials)})`, `${s(raw?.ms)} s`, `trials ${each(raw?.trials.map((t) => t.ms) ?? [])} s; ${f2(rate(f.dbBytes, raw?.ms))} MiB/s; Ballast's command, file, stanza, repository (${raw?.members ?? '-'} pg hosts, retention ${raw?.retention ?? '-'}); archive check, expire`],
+    ['  up to its backup size line', `${s(raw?.backupMs)} s`, `trials ${each(raw?.trials.map((t) => t.backupMs) ?? [])} s; the same span as Ballast's pgbackrest backup command above`],
+    ['ballast restore --latest (after the fulls)', `${s(rf?.ms)} s`, `set ${rf?.set ?? '-'}; ${rf?.checked ?? '-'}; settle before ${s(rf?.settleMs)} s`],
+    ...phaseRows(rf, f.dbBytes, 'little WAL: the full backup\'s own and the switch before the restore', 'compared with pg_basebackup'),
+    [`raw pgbackrest restore (median of ${n(f.rawRestoreFull?.trials)})`, `${s(f.rawRestoreFull?.ms)} s`, `--set=${f.rawRestoreFull?.set ?? '-'}; trials before | after ballast's: ${f.rawRestoreFull ? around(f.rawRestoreFull.trials) : '-'} s; ${f2(rate(f.dbBytes, f.rawRestoreFull?.ms))} MiB/s; files only`],
+    [`pg_basebackup -X stream -c fast (median of ${n(f.basebackup?.trials)})`, `${s(f.basebackupMs)} s`, `trials before | after: ${f.basebackup ? around(f.basebackup.trials) : '-'} s; ${f2(rate(f.dbBytes, f.basebackupMs))} MiB/s; from the primary, a consistent data dir`],
+    ['ballast backup incr (after 5 % UPDATE)', `${s(f.incr?.ms)} s`, `size ${mib(f.incr?.b.sizeBytes)} MiB, repo ${mib(f.incr?.b.repoSizeBytes)} MiB; prior ${f.incr?.b.prior ?? '-'}; settle before ${s(f.incr?.settleMs)} s`],
+    ['WAL of the 2nd 5 % UPDATE', `${mib(f.walBytes?.update)} MiB`, `since the incr backup's start LSN: ${mib(f.walBytes?.sinceIncr)} MiB; T = ${r?.targetTime ?? '-'}`],
+    ['ballast restore --latest (after incr + UPDATE)', `${s(r?.ms)} s`, `set ${r?.set ?? '-'}; ${r?.checked ?? '-'}; settle before ${s(r?.settleMs)} s`],
+    ...phaseRows(r, f.dbBytes, `WAL replay ${f2(replayRate)} MiB/s (WAL since the incr start / this phase)`, ''),
+    [`raw pgbackrest restore (median of ${n(f.rawRestore?.trials)})`, `${s(f.rawRestoreMs)} s`, `--set=${f.rawRestore?.set ?? '-'} (full + incr); trials before | after ballast's: ${f.rawRestore ? around(f.rawRestore.trials) : '-'} s; files only`],
     ['ballast backup incr (with acc_copy)', `${s(f.undrop?.incrMs)} s`, `acc_copy with index ${mib(f.undrop?.tableBytes)} MiB`],
     ['ballast undrop public.acc_copy', `${s(f.undrop?.ms)} s`, f.undrop ? `${f.undrop.seconds.toFixed(1)} s inside; ${f.undrop.rows} rows of ${f.undrop.expected}${f.undrop.rows === f.undrop.expected ? '' : ' MISMATCH'}` : '-'],
   ];
   const goal = (x: number | null, ok: (v: number) => boolean, text: string) => (x === null ? `${text}: -` : `${text}: ${ok(x) ? 'met' : 'NOT met'}`);
-  const rBackup = ratio(full?.ms, f.rawFull?.ms);
-  const rFiles = ratio(ph?.files, f.rawRestoreMs);
-  const rRestore = ratio(f.restore?.ms, f.rawRestoreMs);
-  const rBb = ratio(f.basebackupMs, f.restore?.ms);
-  const rBbPromo = ratio(f.basebackupMs, upToPromotion);
+  const rBackup = ratio(full?.ms, raw?.ms);
+  const rFilesFull = ratio(rf?.phases.files, f.rawRestoreFull?.ms);
+  const rFiles = ratio(r?.phases.files, f.rawRestoreMs);
+  const rBbPromo = ratio(f.basebackupMs, rf?.upToPromotionMs);
   const undropS = f.undrop ? f.undrop.ms / 1000 : null;
   const ratios: string[][] = [
-    ['full backup: ballast / raw pgBackRest', f2(rBackup), goal(rBackup, (v) => v <= 1.1, '<= 1.1')],
-    ['full backup: its pgbackrest command / raw pgBackRest', f2(ratio(full?.pgbackrestMs, f.rawFull?.ms)), 'without the CLI\'s own work'],
-    ['restore files: ballast phase / raw pgBackRest restore', f2(rFiles), goal(rFiles, (v) => v <= 1.1, '<= 1.1')],
-    ['restore total: ballast / raw pgBackRest restore', f2(rRestore), 'ballast also replays WAL, starts a cluster, backs it up'],
-    ['pg_basebackup / ballast restore total', f2(rBb), goal(rBb, (v) => v > 1, '> 1 (restore faster)')],
-    ['pg_basebackup / ballast restore up to promotion', f2(rBbPromo), 'without cluster start and first backup'],
+    ['full backup: ballast / raw pgBackRest (medians)', f2(rBackup), goal(rBackup, (v) => v <= 1.1, '<= 1.1')],
+    ['full backup: its pgbackrest command / raw up to its size line', f2(ratio(full?.pgbackrestMs, raw?.backupMs)), 'the same command without the CLI\'s own work'],
+    ['restore files after the fulls: ballast phase / raw (median)', f2(rFilesFull), goal(rFilesFull, (v) => v <= 1.1, '<= 1.1')],
+    ['restore files after incr: ballast phase / raw (median)', f2(rFiles), goal(rFiles, (v) => v <= 1.1, '<= 1.1')],
+    ['pg_basebackup / ballast restore up to a promoted primary', f2(rBbPromo), goal(rBbPromo, (v) => v > 1, '> 1 (restore faster)')],
+    ['pg_basebackup / ballast restore files phase', f2(ratio(f.basebackupMs, rf?.phases.files)), 'both after the full backups'],
+    ['pg_basebackup / ballast restore total (after the fulls)', f2(ratio(f.basebackupMs, rf?.ms)), 'the total also starts the cluster and takes its first backup'],
+    ['restore total after incr: ballast / raw pgBackRest', f2(ratio(r?.ms, f.rawRestoreMs)), 'ballast also replays WAL, starts a cluster, backs it up'],
     ['undrop end to end (s)', undropS === null ? '-' : undropS.toFixed(1), goal(undropS, (v) => v <= 60, '<= 60 s')],
   ];
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   return [
     '',
     `backup benchmark: ${commandLine}`,
-    `commit ${commit}; pgbench scale ${b.scale}; 2 members; load average (1/5/15 min) at start ${la(load.start)}, at end ${la(load.end)}`,
+    `commit ${commit}; pgbench scale ${b.scale}; ${b.trials} trials; 2 members; load average (1/5/15 min) at start ${la(load.start)}, at end ${la(load.end)}`,
     ...(error ? [`STOPPED EARLY: ${error}`] : []),
     '',
     ...table(['figure', 'value', 'notes'], rows),
     '',
     ...table(['ratio', 'value', 'goal / note'], ratios),
     '',
-    'Notes: MiB = 2^20 bytes; rates divide the size of database app by the time. Raw pgBackRest ran with --no-archive-check',
-    '(the cluster archives into Ballast\'s repository): it does not wait for its last WAL segment as Ballast\'s backup does.',
-    'The recovery phase includes postgres start-up and archive-get of every segment; pg_basebackup copies uncompressed',
-    'over the socket, pgBackRest restores decompress (zst) and decrypt. The cluster\'s scheduled backups were moved to',
-    `1 January (${NEVER}) for the run. Everything ran on one shared machine: compare within the run.`,
+    'Notes: MiB = 2^20 bytes; rates divide the size of database app by the time; times are medians of the trials listed.',
+    `Raw pgBackRest runs the command Ballast's backup run issues (annotation ballast-member=${RAW_MEMBER}) with the same file`,
+    '(DIR/backup/pgbackrest.conf), stanza and repository: it waits for its last WAL segment in the archive and expires',
+    'after the backup as Ballast\'s does. Its restores use that file with --pg1-path, --archive-mode=off and --set= the',
+    'set Ballast\'s restore took (from backup list, checked against its progress line). Trials alternate (ABBA for the',
+    'backups; restore baselines before | after Ballast\'s restore) so neither side always runs on a warm page cache; each',
+    'timed step waits for a settled archive and standby first. The recovery phase includes postgres start-up and',
+    'archive-get of every segment; pg_basebackup copies uncompressed over the socket, pgBackRest restores decompress',
+    `(zst) and decrypt. The cluster's scheduled backups were moved to 1 January (${NEVER}) for the run. Everything ran`,
+    'on one shared machine: compare within the run.',
   ];
 }
 
@@ -488,7 +698,7 @@ async function main(): Promise<void> {
   note(`load average at start: ${load.start.map((x) => x.toFixed(2)).join(' ')}`);
   const base = await mkdtemp(join(args.dirBase, 'ballast-bench-backup-'));
   chmodSync(base, 0o755); // the postgres OS user must traverse it
-  const b = new BackupBench(base, args.scale);
+  const b = new BackupBench(base, args.scale, args.trials);
   let cleaned: Promise<void> | null = null;
   const cleanup = () => (cleaned ??= b.cleanup().finally(() => rm(base, { recursive: true, force: true })));
   let signalled = false;
@@ -510,7 +720,7 @@ async function main(): Promise<void> {
     await cleanup();
   }
   load.end = loadavg();
-  if (args.json) process.stdout.write(`${JSON.stringify({ commandLine, commit: commitOf(), scale: args.scale, load, figures: b.f, error }, null, 2)}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify({ commandLine, commit: commitOf(), scale: args.scale, load, trials: args.trials, figures: b.f, error }, null, 2)}\n`);
   else process.stdout.write(`${report(b, commandLine, load, commitOf(), error).join('\n')}\n`);
   if (error !== null) process.exitCode = 1;
 }
