@@ -21,6 +21,7 @@ import { resolveRunIdentity } from '../agent/run-as.js';
 import { createPgBackRest, PGBACKREST_BIN, type PgBackRest } from '../backup/pgbackrest.js';
 import { recoverToTarget, restoreDataDir } from '../backup/recover.js';
 import { DEFAULT_RETENTION, renderPgHostServerConf, renderRepoConf, type PgInstance, type TlsServer } from '../backup/render-pgbackrest.js';
+import { openRepoSide } from '../backup/repo-side.js';
 import { lookupOsUser } from '../local/os-user.js';
 import { freePorts } from '../local/ports.js';
 import { writeFileAtomic } from '../local/state.js';
@@ -135,16 +136,13 @@ export async function prepareBackupHosts(l: ChaosBackupLayout): Promise<void> {
   }
 }
 
+/** A repository-side file on the backup host's disk (the final check runs after the teardown, in the root namespace). */
 function repoSide(l: ChaosBackupLayout, pgs: { dataDir: string; runDir: string; port: number }[], file: string): PgBackRest {
-  const secrets = secretsOf(l);
-  const identity = resolveRunIdentity(OS_USER);
-  const path = join(l.dir, file);
-  writeFileAtomic(path, renderRepoConf({
-    stanza: l.stanza, repo: { kind: 'local', path: l.repo }, cipherPass: secrets.repoCipherPass!, logDir: join(l.dir, 'log'), lockDir: join(l.dir, 'lock'),
-    processMax: 2, members: pgs.map((m) => ({ dataDir: m.dataDir, port: m.port, socketDir: m.runDir })), retention: DEFAULT_RETENTION,
-  }), 0o600);
-  if (identity) chownSync(path, identity.uid, identity.gid);
-  return createPgBackRest({ stanza: l.stanza, configFile: path, identity, redact: [secrets.repoCipherPass!], cwd: l.dir });
+  return openRepoSide({
+    confPath: join(l.dir, file), stanza: l.stanza, repo: { kind: 'local', path: l.repo }, cipherPass: secretsOf(l).repoCipherPass!,
+    logDir: join(l.dir, 'log'), lockDir: join(l.dir, 'lock'), members: pgs.map((m) => ({ dataDir: m.dataDir, port: m.port, socketDir: m.runDir })),
+    identity: resolveRunIdentity(OS_USER), cwd: l.dir,
+  });
 }
 
 /** pgBackRest run on the backup host (inside its namespace, as the postgres OS user) with its file. */

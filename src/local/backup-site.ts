@@ -1,16 +1,15 @@
 // The local deployment's backup site: the repository under DIR/backup, pgBackRest run as the
 // postgres OS user with a repository-side file naming the members a command needs.
-import { chownSync } from 'node:fs';
 import type { Secrets } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
 import type { MemberName } from '../domain/types.js';
 import { resolveRunIdentity } from '../agent/run-as.js';
 import type { BackupSite } from '../backup/operations.js';
-import { createPgBackRest } from '../backup/pgbackrest.js';
-import { DEFAULT_RETENTION, renderRepoConf, type PgInstance, type RetentionSpec } from '../backup/render-pgbackrest.js';
+import { DEFAULT_RETENTION, type PgInstance, type RetentionSpec } from '../backup/render-pgbackrest.js';
+import { openRepoSide } from '../backup/repo-side.js';
 import { layoutOf } from './layout.js';
 import { OS_USER } from './prepare.js';
-import { writeFileAtomic, type DeploymentState } from './state.js';
+import type { DeploymentState } from './state.js';
 
 /**
  * `retention`: the cluster spec's `backups.retention` when the caller has read it (pgBackRest
@@ -31,19 +30,11 @@ export function localBackupSite(state: DeploymentState, secrets: Secrets, retent
   return {
     stanza: b.stanza,
     async pgbackrest(members) {
-      const text = renderRepoConf({
-        stanza: b.stanza,
-        repo: { kind: 'local', path: layout.backupRepo },
-        cipherPass,
-        logDir: layout.backupLog,
-        lockDir: layout.backupLock,
-        processMax: 2,
-        members: members.map(instance),
-        retention: retention ?? { ...DEFAULT_RETENTION, full: b.retentionFull },
+      return openRepoSide({
+        confPath: layout.backupConf, stanza: b.stanza, repo: { kind: 'local', path: layout.backupRepo }, cipherPass,
+        logDir: layout.backupLog, lockDir: layout.backupLock, members: members.map(instance),
+        retention: retention ?? { ...DEFAULT_RETENTION, full: b.retentionFull }, identity, cwd: layout.backupDir,
       });
-      writeFileAtomic(layout.backupConf, text, 0o600);
-      if (identity) chownSync(layout.backupConf, identity.uid, identity.gid);
-      return createPgBackRest({ stanza: b.stanza, configFile: layout.backupConf, identity, redact: [cipherPass], cwd: layout.backupDir });
     },
   };
 }

@@ -5,7 +5,7 @@
 // Steps: check input -> (live source: txid + pg_switch_wal, wait until archived) -> check the
 // window -> prepare NEW_DIR -> pgbackrest restore into pg1 -> recover and promote -> start the
 // cluster (the other members clone from pg1; a first full backup into its own repository).
-import { chownSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { agentConfigSchema, loadJsonFile, SUPERUSER, type Secrets } from '../domain/config.js';
 import { BallastError, CommandFailedError, InvalidInputError, TimeoutError, errorMessage } from '../domain/errors.js';
@@ -14,9 +14,8 @@ import { PostgresControl } from '../agent/postgres-control.js';
 import { resolveRunIdentity } from '../agent/run-as.js';
 import { backupBefore, newestBackup, restorableWindow, type StanzaInfo } from '../backup/backup-info.js';
 import { readStanzaInfo } from '../backup/operations.js';
-import { createPgBackRest } from '../backup/pgbackrest.js';
 import { recoverToTarget, restoreDataDir } from '../backup/recover.js';
-import { DEFAULT_RETENTION, renderRepoConf } from '../backup/render-pgbackrest.js';
+import { openRepoSide } from '../backup/repo-side.js';
 import { checkTargetInWindow, type RestoreTarget } from '../backup/restore-target.js';
 import { compareLsn } from '../domain/lsn.js';
 import type { MemberStatus } from '../domain/types.js';
@@ -25,7 +24,7 @@ import { localBackupSite } from './backup-site.js';
 import { etcdEndpoint, layoutOf } from './layout.js';
 import { loadSecrets, OS_USER, prepareDeployment, resolveDir } from './prepare.js';
 import { sleep } from './proc.js';
-import { readState, writeFileAtomic, type DeploymentState } from './state.js';
+import { readState, type DeploymentState } from './state.js';
 
 export interface RestoreOptions {
   fromDir: string;
@@ -130,18 +129,11 @@ export async function restoreLocal(o: RestoreOptions): Promise<DeploymentState> 
   const identity = resolveRunIdentity(OS_USER);
   // Read the source's repository with its stanza and cipher pass; the file lives in NEW_DIR (0600).
   const confPath = `${layout.backupDir}/restore-source.conf`;
-  writeFileAtomic(confPath, renderRepoConf({
-    stanza: source.backup!.stanza,
-    repo: { kind: 'local', path: layoutOf(source.dir).backupRepo },
-    cipherPass: src.secrets.repoCipherPass!,
-    logDir: layout.backupLog,
-    lockDir: layout.backupLock,
-    processMax: 2,
-    members: [{ dataDir: layout.memberData(first.name), port: first.port, socketDir: layout.memberDir(first.name) }],
-    retention: DEFAULT_RETENTION,
-  }), 0o600);
-  if (identity) chownSync(confPath, identity.uid, identity.gid);
-  const pgb = createPgBackRest({ stanza: source.backup!.stanza, configFile: confPath, identity, redact: [src.secrets.repoCipherPass!], cwd: layout.backupDir });
+  const pgb = openRepoSide({
+    confPath, stanza: source.backup!.stanza, repo: { kind: 'local', path: layoutOf(source.dir).backupRepo }, cipherPass: src.secrets.repoCipherPass!,
+    logDir: layout.backupLog, lockDir: layout.backupLock,
+    members: [{ dataDir: layout.memberData(first.name), port: first.port, socketDir: layout.memberDir(first.name) }], identity, cwd: layout.backupDir,
+  });
   o.progress(`restore: ${first.name} from backup ${set ?? '(newest)'} of ${source.dir}, target ${describeTarget(o.target)}`);
   await restoreDataDir({ pgb, target: o.target, set, progress: o.progress });
   const cfg = loadJsonFile(agentConfigSchema, layout.agentConfig(first.name), 'agent config');

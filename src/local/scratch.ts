@@ -7,12 +7,12 @@ import { agentConfigSchema, type AgentConfig, type Secrets } from '../domain/con
 import { createLogger } from '../domain/log.js';
 import { PostgresControl } from '../agent/postgres-control.js';
 import { resolveRunIdentity } from '../agent/run-as.js';
-import { createPgBackRest, type PgBackRest } from '../backup/pgbackrest.js';
-import { DEFAULT_RETENTION, renderRepoConf } from '../backup/render-pgbackrest.js';
+import type { PgBackRest } from '../backup/pgbackrest.js';
+import { openRepoSide } from '../backup/repo-side.js';
 import { LOOPBACK, etcdEndpoint, layoutOf } from './layout.js';
 import { freePorts } from './ports.js';
 import { OS_USER } from './prepare.js';
-import { writeFileAtomic, type DeploymentState } from './state.js';
+import type { DeploymentState } from './state.js';
 
 export interface Scratch {
   dir: string;
@@ -45,17 +45,13 @@ export async function createScratch(state: DeploymentState, secrets: Secrets, pu
     pgParameters: { shared_buffers: '32MB', hot_standby: 'on' },
   });
   const b = state.backup!;
-  const confPath = join(dir, 'pgbackrest.conf');
-  writeFileAtomic(confPath, renderRepoConf({
-    stanza: b.stanza, repo: { kind: 'local', path: layout.backupRepo }, cipherPass: secrets.repoCipherPass!,
-    logDir: join(dir, 'log'), lockDir: join(dir, 'lock'), processMax: 2,
-    members: [{ dataDir, port, socketDir: runDir }], retention: DEFAULT_RETENTION,
-  }), 0o600);
-  if (identity) chownSync(confPath, identity.uid, identity.gid);
+  const pgb = openRepoSide({
+    confPath: join(dir, 'pgbackrest.conf'), stanza: b.stanza, repo: { kind: 'local', path: layout.backupRepo }, cipherPass: secrets.repoCipherPass!,
+    logDir: join(dir, 'log'), lockDir: join(dir, 'lock'), members: [{ dataDir, port, socketDir: runDir }], identity, cwd: dir,
+  });
   const log = createLogger(purpose);
   log.level = 'warn';
   const ctl = new PostgresControl(config, secrets, log);
-  const pgb = createPgBackRest({ stanza: b.stanza, configFile: confPath, identity, redact: [secrets.repoCipherPass!], cwd: dir });
   return {
     dir, runDir, dataDir, port, config, ctl, pgb,
     async remove() {
