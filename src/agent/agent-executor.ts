@@ -11,6 +11,9 @@ import type { PostgresState, RejoinRecord, TimelineSwitch } from '../domain/type
 import type { AgentState } from './agent.js';
 import type { ControlData, PgControl, PgObservation, Upstream } from './pg-control.js';
 import { upstreamKey, type LocalState, type Step } from './reconcile.js';
+import {
+  basebackupMessage, basebackupReason, chooseRestoreBackup, planClone, restoredMessage, restoreFailedMessage, type RepoAnswer,
+} from './clone-plan.js';
 import { walRemovedOnUpstream } from './pg-log.js';
 import { PUBLISHED_HISTORY_ENTRIES, parseTimelineHistory } from './timeline.js';
 
@@ -20,6 +23,8 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 const PROMOTE_TIMEOUT_MS = 15_000;
 const ARCHIVER_SAMPLE_MS = 1000;
+/** `pgbackrest info` before a clone: an answer within this, or the clone uses pg_basebackup. */
+const BACKUP_INFO_TIMEOUT_MS = 10_000;
 
 /** Back-off before restart attempt n (1-based): 0, 0.5 s, 1 s, 2 s, then 5 s. */
 export function restartBackoffMs(attempt: number): number {
@@ -35,6 +40,11 @@ export function briefError(text: string, max = 400): string {
   if (text.length <= max) return text;
   const first = (text.split('\n', 1)[0] ?? '').slice(0, 100);
   return `${first} [...] ${text.slice(-(max - first.length - 7)).trimStart()}`;
+}
+
+/** A multi-line tool error on one line (for an event or a rejoin reason). */
+function oneLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' | ');
 }
 
 export class AgentExecutor {
@@ -286,25 +296,86 @@ export class AgentExecutor {
     this.state.mem.repointedAt = performance.now();
   }
 
+  /**
+   * Clone afresh from `from`: restore the newest backup with pgBackRest when the member archives
+   * and one fits (see clone-plan.ts), else, or when that fails, pg_basebackup.
+   */
   private async clone(from: Upstream, why: string): Promise<void> {
-    this.rejoin = { method: 'basebackup', reason: why, result: 'running', at: Date.now() };
-    await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
+    const m = this.state.mem;
+    const plan = planClone({
+      archiving: this.config.backup !== undefined, now: performance.now(),
+      restoreFailedAt: m.restoreFailedAt ?? null, restoredAt: m.restoredAt ?? null, streamingAt: m.streamingAt,
+    });
+    let notFromBackup = plan.method === 'basebackup' ? plan.because : null;
+    if (plan.method === 'restore') {
+      this.activity = 'looking for a backup to clone from (pgbackrest info)';
+      const primarySystemId = this.state.members.find((s) => s.name === from.name)?.systemId ?? null;
+      const choice = chooseRestoreBackup(await this.backupAnswer(), primarySystemId);
+      if ('backup' in choice) {
+        notFromBackup = await this.cloneByRestore(from, why, choice.backup.id);
+        if (notFromBackup === null) return;
+      } else {
+        notFromBackup = choice.because;
+      }
+    }
+    await this.cloneByBasebackup(from, basebackupReason(why, notFromBackup));
+  }
+
+  private async backupAnswer(): Promise<RepoAnswer> {
+    try {
+      return { info: await this.pg.backupInfo(BACKUP_INFO_TIMEOUT_MS) };
+    } catch (e) {
+      return { error: briefError(oneLine(errorMessage(e)), 300) };
+    }
+  }
+
+  /** Restore `backupId` into the data dir; null when done, else why it failed (pg_basebackup follows). */
+  private async cloneByRestore(from: Upstream, why: string, backupId: string): Promise<string | null> {
+    const t0 = performance.now();
+    this.rejoin = { method: 'restore', reason: `${why}; from the backup ${backupId}`, result: 'running', at: Date.now() };
+    this.activity = `restoring the backup ${backupId} (pgbackrest restore --delta)`;
+    try {
+      await this.pg.restore(from, backupId, (line) => (this.activity = line));
+    } catch (e) {
+      this.state.mem.restoreFailedAt = performance.now();
+      const failure = `restore from the backup ${backupId} failed after ${((performance.now() - t0) / 1000).toFixed(1)} s (${briefError(oneLine(errorMessage(e)), 300)})`;
+      this.log.warn({ err: errorMessage(e), backup: backupId }, 'restore from the backup failed; falling back to pg_basebackup');
+      this.event('warn', restoreFailedMessage(this.config.name, failure, from.name));
+      return failure;
+    }
+    const tookMs = Math.round(performance.now() - t0);
     await this.configureStandby(from);
     this.state.mem.needsRewind = false;
     this.state.mem.needsClone = false;
     this.state.mem.streamedTli = null;
-    this.rejoin = { ...this.rejoin, result: 'ok' };
-    this.event('info', `${this.config.name}: cloned from ${from.name} with pg_basebackup (${why})`);
+    this.state.mem.restoredAt = performance.now();
+    this.rejoin = { ...this.rejoin, result: 'ok', tookMs };
+    this.event('info', restoredMessage(this.config.name, backupId, tookMs, from.name, why));
+    return null;
+  }
+
+  private async cloneByBasebackup(from: Upstream, reason: string): Promise<void> {
+    const t0 = performance.now();
+    this.rejoin = { method: 'basebackup', reason, result: 'running', at: Date.now() };
+    await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
+    const tookMs = Math.round(performance.now() - t0);
+    await this.configureStandby(from);
+    this.state.mem.needsRewind = false;
+    this.state.mem.needsClone = false;
+    this.state.mem.streamedTli = null;
+    this.rejoin = { ...this.rejoin, result: 'ok', tookMs };
+    this.event('info', basebackupMessage(this.config.name, from.name, tookMs, reason));
   }
 
   private async rewindOrClone(from: Upstream, why: string): Promise<void> {
     this.rejoin = { method: 'rewind', reason: why, result: 'running', at: Date.now() };
+    const t0 = performance.now();
     try {
       await this.pg.rewind(from);
       await this.configureStandby(from);
       this.state.mem.needsRewind = false;
       this.state.mem.streamedTli = null;
-      this.rejoin = { ...this.rejoin, result: 'ok' };
+      this.rejoin = { ...this.rejoin, result: 'ok', tookMs: Math.round(performance.now() - t0) };
       this.event('info', `${this.config.name}: rejoined via pg_rewind from ${from.name} (${why})`);
     } catch (e) {
       if (!(await this.pg.probe(from, 1000))) {

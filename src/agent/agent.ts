@@ -183,6 +183,11 @@ export async function startAgent(config: AgentConfig, deps: { store?: Store; pg?
     const v = state.view;
     const up = state.upstream();
     if (up && isStreamingFrom(exec.obs, up)) state.mem.streamingAt = performance.now();
+    const replay = exec.obs?.inRecovery ? exec.obs.replayLsn : null;
+    if (replay !== null && replay !== state.mem.lastReplayLsn) {
+      state.mem.replayAdvancedAt = performance.now();
+      state.mem.lastReplayLsn = replay;
+    }
     const receiver = exec.obs?.inRecovery ? exec.obs.receiver : null;
     if (receiver?.status === 'streaming' && receiver.receivedTli !== null) state.mem.streamedTli = receiver.receivedTli;
     const primary = state.primaryStatus();

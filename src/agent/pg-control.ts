@@ -1,5 +1,6 @@
 // The agent's adapter to its local PostgreSQL: processes, files and SQL.
 // Real implementation: postgres-control.ts (runs binaries as the OS user, talks SQL with `pg`).
+import type { StanzaInfo } from '../backup/backup-info.js';
 import type { ArchiverFacts } from '../domain/archive.js';
 import type { LsnText, MemberName, ReplicationPeer } from '../domain/types.js';
 
@@ -60,12 +61,25 @@ export interface PgControl {
   logEnd(bytes: number): Promise<string>;
   /** The text of pg_wal/<tli>.history, or null when there is none. */
   timelineHistory(tli: number): Promise<string | null>;
-  /** Data directory exists and holds PG_VERSION. */
+  /** Data directory exists and holds PG_VERSION, and no clone by restore into it is unfinished. */
   hasDataDir(): Promise<boolean>;
   /** initdb with data checksums, SCRAM, the superuser password from the secrets file. */
   initdb(): Promise<void>;
   /** Clone from the upstream with pg_basebackup (WAL streamed), replacing any data dir. */
   basebackup(from: Upstream, onProgress?: (line: string) => void): Promise<void>;
+  /**
+   * `pgbackrest info` of this member's stanza through its own pgBackRest file (throws when the
+   * member does not archive, on a pgBackRest error, or after timeoutMs).
+   */
+  backupInfo(timeoutMs: number): Promise<StanzaInfo>;
+  /**
+   * Clone by restoring the backup `backupId` with `pgbackrest restore --delta` into the data dir
+   * (kept files that match are not copied again; an absent or non-data directory is made afresh,
+   * 0700), then make it a standby of `from` with Ballast's files, like basebackup(). Until it
+   * completes the data directory counts as absent (hasDataDir() is false), so an interrupted
+   * restore is cloned again rather than started. Throws with pgBackRest's explained error.
+   */
+  restore(from: Upstream, backupId: string, onProgress?: (line: string) => void): Promise<void>;
   /** pg_rewind against the running upstream; throws CommandFailedError with pg_rewind's output. */
   rewind(from: Upstream): Promise<void>;
   controlData(): Promise<ControlData>;

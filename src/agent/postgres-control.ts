@@ -1,7 +1,7 @@
 // PostgresControl: the real PgControl. Runs PostgreSQL binaries as the OS user (see run-as.ts),
 // owns the configuration files (pure renderers in pg-config.ts) and talks SQL with `pg`.
-// Modes of the local postgres: absent -> initdb|basebackup -> stopped <-> running; a stopped
-// former primary rejoins with rewind (or a fresh basebackup).
+// Modes of the local postgres: absent -> initdb|basebackup|restore (from a backup) -> stopped
+// <-> running; a stopped former primary rejoins with rewind (or a fresh clone).
 import { chown, chmod, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -28,14 +28,21 @@ import { resolveRunIdentity, runCommand, spawnDetached, tail, type OsIdentity, t
 import { scramVerifier, scramVerifierMatches } from './scram.js';
 import { ensureWaitForLsn } from './read-your-writes.js';
 import { memberArchiveCommands, memberArchiveParameters, memberBackupPaths, renderMemberBackupConf } from './pg-archive.js';
+import { parseStanzaInfo, type StanzaInfo } from '../backup/backup-info.js';
+import { createPgBackRest, type PgBackRest } from '../backup/pgbackrest.js';
+import { dropRecoverySettings } from '../backup/recover.js';
+import { restoreCloneArgs } from './clone-plan.js';
 
 export interface PostgresControlOptions {
   basebackupTimeoutMs?: number;
+  restoreTimeoutMs?: number;
   rewindTimeoutMs?: number;
   initdbTimeoutMs?: number;
 }
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+/** In the run directory: a clone by restore into the data directory has not finished. */
+export const CLONE_MARKER = 'clone-in-progress';
 
 export class PostgresControl implements PgControl {
   private readonly identity: OsIdentity | null;
@@ -43,6 +50,9 @@ export class PostgresControl implements PgControl {
   private probeConn: { key: string; client: pg.Client } | null = null;
   private readonly passfile: string;
   private readonly logFile: string;
+  /** Present while a clone by restore is unfinished: the data directory must not be started. */
+  private readonly cloneMarker: string;
+  private pgb: PgBackRest | null = null;
 
   constructor(
     private readonly config: AgentConfig,
@@ -53,6 +63,7 @@ export class PostgresControl implements PgControl {
     this.identity = resolveRunIdentity(config.osUser);
     this.passfile = join(config.runDir, 'pgpass');
     this.logFile = join(config.runDir, 'postgres.log');
+    this.cloneMarker = join(config.runDir, CLONE_MARKER);
   }
 
   private bin(name: string): string {
@@ -127,7 +138,7 @@ export class PostgresControl implements PgControl {
   }
 
   async hasDataDir(): Promise<boolean> {
-    return existsSync(join(this.config.dataDir, 'PG_VERSION'));
+    return existsSync(join(this.config.dataDir, 'PG_VERSION')) && !existsSync(this.cloneMarker);
   }
 
   async initdb(): Promise<void> {
@@ -217,7 +228,54 @@ export class PostgresControl implements PgControl {
     await rm(old, { recursive: true, force: true });
     await chmod(target, 0o700);
     await this.afterCopy(from);
+    await rm(this.cloneMarker, { force: true });
     this.log.info({ from: from.name }, 'basebackup done');
+  }
+
+  /** This member's pgBackRest (its own file, as the OS user, output scrubbed); throws when it does not archive. */
+  private pgbackrest(): PgBackRest {
+    const b = this.config.backup;
+    if (!b) throw new InvalidInputError(`member ${this.config.name} does not archive (no backup section in its config)`);
+    this.pgb ??= createPgBackRest({
+      stanza: b.stanza, configFile: memberBackupPaths(this.config.runDir).conf, identity: this.identity,
+      redact: [this.secrets.repoCipherPass ?? ''], cwd: this.config.runDir,
+    });
+    return this.pgb;
+  }
+
+  async backupInfo(timeoutMs: number): Promise<StanzaInfo> {
+    const pgb = this.pgbackrest();
+    await this.ensureRunDir();
+    const r = await pgb.run(['info', '--output=json'], { timeoutMs });
+    return parseStanzaInfo(r.stdout, pgb.stanza);
+  }
+
+  async restore(from: Upstream, backupId: string, onProgress?: (line: string) => void): Promise<void> {
+    await this.assertStopped('restore from a backup');
+    const pgb = this.pgbackrest();
+    await this.ensureRunDir();
+    // From here until Ballast's files are back the directory counts as absent (see hasDataDir).
+    await this.writeOwned(this.cloneMarker, `${backupId}\n`);
+    const d = this.config.dataDir;
+    // --delta trusts a directory that holds PG_VERSION (or the manifest of an interrupted
+    // restore); anything else is no data directory worth keeping, and pgBackRest refuses to
+    // restore into it when it is not empty.
+    if (existsSync(join(d, 'PG_VERSION')) || existsSync(join(d, 'backup.manifest'))) await this.ensureDir(d, 0o700);
+    else await this.freshDataDir();
+    // assertStopped found no live postmaster: a pid file left by a crash would stop pgBackRest.
+    await rm(join(d, 'postmaster.pid'), { force: true });
+    await pgb.run(restoreCloneArgs(backupId), {
+      timeoutMs: this.options.restoreTimeoutMs ?? 24 * 3600_000,
+      onLine: (line) => {
+        const m = /P\d+\s+INFO: (.*)$/.exec(line);
+        if (m && onProgress && !/command (begin|end)/.test(m[1] as string)) onProgress(`pgbackrest restore: ${m[1]}`);
+      },
+    });
+    // pgBackRest's restore_command goes; Ballast's (postgresql.conf) is the one that stays.
+    await dropRecoverySettings(d);
+    await this.afterCopy(from);
+    await rm(this.cloneMarker, { force: true });
+    this.log.info({ from: from.name, backup: backupId }, 'restore from the backup done');
   }
 
   async rewind(from: Upstream): Promise<void> {

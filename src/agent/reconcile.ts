@@ -6,6 +6,9 @@
 //   primary running, view names another --stop--> stopped (former primary) --rewind--> standby
 //   rewind failed --basebackup--> standby
 //   primary that cannot confirm its role --stop immediate (fence)--> stopped
+// The 'basebackup' step clones: the executor restores the newest backup with pgBackRest when the
+// member archives and one fits, else runs pg_basebackup (see clone-plan.ts); a clone restored
+// from a backup replays the archive before it streams.
 import type { ClusterView, MemberName } from '../domain/types.js';
 import type { ControlData, PgObservation, Upstream } from './pg-control.js';
 
@@ -45,6 +48,13 @@ export interface AgentMemory {
   rolesEnsured: boolean;
   /** Switchover id this primary has run its pre-shutdown CHECKPOINT for (absent: none). */
   checkpointedFor?: string;
+  /** Agent clock when the newest clone by restoring a backup completed (absent: none). */
+  restoredAt?: number;
+  /** Agent clock of the newest failed restore from a backup (absent: none); see clone-plan.ts. */
+  restoreFailedAt?: number;
+  /** Agent clock when our replay LSN last moved, and that LSN (catch-up from the archive, see below). */
+  replayAdvancedAt?: number;
+  lastReplayLsn?: string | null;
 }
 
 export interface ReconcileInput {
@@ -101,6 +111,11 @@ export function isStreamingFrom(obs: PgObservation | null, up: Upstream): boolea
 
 export function upstreamKey(u: Upstream): string {
   return `${u.host}:${u.port}`;
+}
+
+/** Restored from a backup and not streamed since: it replays from the archive first. */
+export function isCatchingUpFromArchive(mem: AgentMemory): boolean {
+  return mem.restoredAt !== undefined && mem.streamingAt < mem.restoredAt;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -199,8 +214,14 @@ function reconcileStandby(i: ReconcileInput): Step {
   // primary died must stay up (it may be the one to promote), and one that was cut off gets the
   // time to reconnect after the heal.
   const since = Math.max(mem.repointedAt, mem.streamingAt, mem.upstreamHealthySince ?? 0);
-  if (i.upstreamHealthy && i.now - since > i.rejoinTimeoutMs) {
+  // A clone restored from a backup replays the archive before it streams (minutes of WAL,
+  // perhaps): while its replay moves it is catching up, not stuck.
+  const catchingUp = isCatchingUpFromArchive(mem);
+  if (i.upstreamHealthy && i.now - Math.max(since, catchingUp ? (mem.replayAdvancedAt ?? 0) : 0) > i.rejoinTimeoutMs) {
     return { kind: 'stop', mode: 'fast', why: `not streaming from ${upstream.name} for ${i.rejoinTimeoutMs} ms while it is healthy: rewinding`, thenRewind: true };
+  }
+  if (catchingUp && i.now - (mem.replayAdvancedAt ?? 0) <= WALRECEIVER_STUCK_MS) {
+    return { kind: 'wait', why: `restored from a backup: replaying WAL from the archive (at ${local.obs.replayLsn ?? '?'}) before streaming from ${upstream.name}` };
   }
   if (i.upstreamHealthy && i.now - since > WALRECEIVER_STUCK_MS && i.now - (mem.walReceiverRestartedAt ?? -Infinity) > WALRECEIVER_RESTART_INTERVAL_MS) {
     return { kind: 'restart-walreceiver', why: `not streaming ${WALRECEIVER_STUCK_MS} ms after ${upstream.name} became reachable (walreceiver ${local.obs.receiver?.status ?? 'absent'}): restarting the walreceiver` };

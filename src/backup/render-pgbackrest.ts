@@ -199,6 +199,9 @@ export function renderMemberConf(i: MemberFileInput): string {
     'archive-get-queue-max=256MiB',
     // A foreground archive-push reports a failed repository after 10 s instead of 60 s.
     'archive-timeout=10',
+    // pgBackRest retries a refused or unanswered connection for twice io-timeout (default 60 s:
+    // 2 minutes per call). A member must not wait that long on a backup host that is down.
+    'io-timeout=5',
     '',
     `[${stanzaName(i.stanza)}]`,
     ...pgLines(1, i.self),
@@ -270,7 +273,9 @@ export function archiveParameters(configFile: string, stanza: string, archiveTim
   const base = `pgbackrest --config=${shellPath(configFile)} --stanza=${stanzaName(stanza)}`;
   return {
     archive_mode: 'always',
-    restore_command: `${base} archive-get %f "%p"`,
+    // 2 s: PostgreSQL runs restore_command while it promotes (timeline history probes); with the
+    // backup host down each call then costs ~4 s instead of minutes (docs/backups.md).
+    restore_command: `${base} --io-timeout=2 archive-get %f "%p"`,
     archive_timeout: `${Math.max(1, Math.floor(archiveTimeoutSec))}s`,
   };
 }

@@ -286,6 +286,26 @@ export class Deployment {
     this.superviseTimer = null;
   }
 
+  /**
+   * Stop the backup host's pgBackRest server and the children it forked for open connections
+   * (SIGKILL, by pid), and keep it down until release(BACKUP_SERVER_KEY): connections to the
+   * backup host are refused at once (unlike a cut link, where they hang until a timeout).
+   */
+  stopBackupServer(): void {
+    this.hold(BACKUP_SERVER_KEY);
+    const r = this.ref(BACKUP_SERVER_KEY);
+    if (!r) return;
+    const kids = childrenOf(r.pid);
+    signalRef(r, 'SIGKILL');
+    for (const pid of kids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
   /** Start (or start again) the process `key` in its host's namespace. */
   start(key: string): ProcRef {
     const spec = this.specs.get(key);

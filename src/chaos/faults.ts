@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../domain/errors.js';
 import { sleep } from '../local/proc.js';
 import { BALLAST_BIN } from '../local/supervisor.js';
-import { BACKUP_HOST, CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
+import { BACKUP_HOST, BACKUP_SERVER_KEY, CLIENT_HOST, CLUSTER, ETCD_HOSTS, PG_HOSTS, ROUTER_HOST, coordinatorOfHost, hostOfMember, type Deployment } from './deploy.js';
 import type { ObserveSample } from './history.js';
 import { applyCuts, isolationCuts, oneWayCuts, partitionCuts, run, type Cut } from './netns.js';
 import type { Rng } from './prng.js';
@@ -254,8 +254,10 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
       const sync = ctx.standby('sync');
       const p = ctx.primary();
       // The backup host would let the standby catch up through restore_command once its own cut
-      // is lifted: keep it away from the backup host until the heal, so it really falls behind.
-      const idRepo = await ctx.addCuts(isolationCuts(hostOfMember(a), [BACKUP_HOST]));
+      // is lifted: its pgBackRest server stays down until the heal, so the standby really falls
+      // behind. Down (refused), not cut off: a blackholed repository makes every archive-get hang
+      // until its timeout, and the promotion would wait behind them (docs/backups.md).
+      dep.stopBackupServer();
       const idA = await ctx.addCuts(isolationCuts(hostOfMember(a), allHosts()));
       await sleep(Math.max(2000, step.holdMs / 2));
       const idP = await ctx.addCuts(isolationCuts([hostOfMember(p), hostOfMember(sync)], allHosts()));
@@ -270,11 +272,11 @@ export async function injectFault(ctx: FaultContext, step: FaultStep, rng: Rng):
         note = `forced failover to ${a} failed: ${errorMessage(e).slice(0, 300)}`;
       }
       return {
-        target: `async standby ${a} cut off and left behind (and from the backup host), primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`,
+        target: `async standby ${a} cut off and left behind (the backup host's server down too), primary ${p} and sync standby ${sync} cut off, ${a} promoted with --accept-data-loss (UNSAFE on purpose)`,
         notes: [note], effectiveAt,
         heal: async () => {
           await ctx.removeCuts(idP);
-          await ctx.removeCuts(idRepo);
+          dep.release(BACKUP_SERVER_KEY);
         },
       };
     }

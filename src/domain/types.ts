@@ -236,11 +236,14 @@ export interface ReplicationPeer {
 }
 
 export interface RejoinRecord {
-  method: 'repoint' | 'rewind' | 'basebackup';
+  /** restore: `pgbackrest restore --delta` of the newest backup, then the archive and streaming catch up. */
+  method: 'repoint' | 'rewind' | 'basebackup' | 'restore';
   /** Why this method (and why a fallback happened). */
   reason: string;
   result: 'running' | 'ok' | 'failed';
   at: number;
+  /** How long the rewind, restore or clone took (ms), once it is done; absent from older agents. */
+  tookMs?: number;
 }
 
 /** One line of a timeline history file: timeline `tli` ended (and its child began) at `switchLsn`. */

@@ -73,9 +73,13 @@ test('pg_rewind failure falls back to a base backup on its own; 0 acknowledged w
 
   let rejoined;
   try {
-    rejoined = await cluster.waitFor(`${old} back as a streaming standby via pg_basebackup`, (x) => {
+    // `up` archives and takes a first full backup, so the fresh clone restores it (issue 9).
+    rejoined = await cluster.waitFor(`${old} back as a streaming standby via a fresh clone`, (x) => {
       const m = x.members.find((y) => y.name === old);
-      return m !== undefined && (m.role === 'sync' || m.role === 'async') && m.rejoin?.method === 'basebackup' && m.rejoin.result === 'ok';
+      // A clone restored from a backup replays the archive first: back means on the new timeline.
+      const p = x.members.find((y) => y.name === newPrimary);
+      return m !== undefined && (m.role === 'sync' || m.role === 'async') && (m.rejoin?.method === 'restore' || m.rejoin?.method === 'basebackup') && m.rejoin.result === 'ok'
+        && p !== undefined && m.timeline === p.timeline;
     }, 100_000);
   } catch (e) {
     await writer.stop();
@@ -92,7 +96,7 @@ test('pg_rewind failure falls back to a base backup on its own; 0 acknowledged w
   const events = await cluster.events();
   const fallback = events.filter((e) => e.includes(`agent:${old}`) && /pg_rewind failed.*falling back to a fresh base backup/s.test(e));
   assert.ok(fallback.length > 0, `an event records the fallback\n${events.slice(-30).join('\n')}`);
-  assert.ok(events.some((e) => new RegExp(`${old}: cloned from ${newPrimary} with pg_basebackup`).test(e)), 'an event records the clone');
+  assert.ok(events.some((e) => new RegExp(`${old}: cloned from (the backup \\S+ \\(pgbackrest restore|${newPrimary} with pg_basebackup)`).test(e)), 'an event records the clone');
 
   const missing = await cluster.missingOn(newPrimary, result.acked);
   assert.deepEqual(missing, [], `acknowledged writes lost: ${missing.length} of ${result.acked.length}`);

@@ -22,7 +22,7 @@ const repo: RepoFileInput = {
 test('member file: own pg1, own spool, async push, cipher, archive-mode-check off', () => {
   const t = renderMemberConf(member);
   for (const line of ['[main]', 'pg1-path=/d/m/data', 'pg1-port=5432', 'pg1-socket-path=/d/m', 'spool-path=/d/m/pgbackrest/spool', 'archive-async=y',
-    'archive-push-queue-max=4GiB', 'repo1-cipher-type=aes-256-cbc', `repo1-cipher-pass=${PASS}`, 'compress-type=zst', 'archive-mode-check=n']) {
+    'archive-push-queue-max=4GiB', 'io-timeout=5', 'repo1-cipher-type=aes-256-cbc', `repo1-cipher-pass=${PASS}`, 'compress-type=zst', 'archive-mode-check=n']) {
     assert.ok(t.split('\n').includes(line), `has ${line}`);
   }
   assert.ok(!t.includes('pg2-'), 'a member file names only the member itself');
@@ -91,7 +91,7 @@ test('archive parameters: always on every member, restore from the archive, time
   const p = archiveParameters('/d/m/pgbackrest.conf', 'main', 60);
   assert.deepEqual(p, {
     archive_mode: 'always',
-    restore_command: 'pgbackrest --config=/d/m/pgbackrest.conf --stanza=main archive-get %f "%p"',
+    restore_command: 'pgbackrest --config=/d/m/pgbackrest.conf --stanza=main --io-timeout=2 archive-get %f "%p"',
     archive_timeout: '60s',
   });
 });
