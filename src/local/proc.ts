@@ -36,6 +36,13 @@ export function procRefOf(pid: number): ProcRef | null {
   return st ? { pid, startTime: st.startTime } : null;
 }
 
+/** A process with this pid exists and is not a zombie (null: false). */
+export function isPidAlive(pid: number | null): boolean {
+  if (pid === null) return false;
+  const st = readProcStat(pid);
+  return st !== null && st.state !== 'Z' && st.state !== 'X';
+}
+
 /** The same process is still alive (not a zombie, not a reused pid). */
 export function isRefAlive(ref: ProcRef | null | undefined): boolean {
   if (!ref) return false;

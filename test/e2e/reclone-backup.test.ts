@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isPidAlive } from '../../src/local/proc.js';
 import { ballast, TestCluster } from '../../src/testkit/cluster.js';
 import type { ClusterDescription, MemberDescription } from '../../src/cli/describe.js';
 import { CLONE_MARKER } from '../../src/agent/postgres-control.js';
@@ -26,31 +27,21 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** The process exists and is not a zombie. */
-function isAlive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Kill -9 the member's agent and postgres; resolves once all of them are gone (before the supervisor restarts the agent). */
 async function killHostAndWait(member: string): Promise<number | null> {
   const p = cluster.pids(member);
   cluster.killHost(member);
   const all = [p.agent, p.postmaster, ...p.children];
-  for (let i = 0; i < 100 && all.some(isAlive); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(all.filter(isAlive), [], `every process of ${member} is gone`);
+  for (let i = 0; i < 100 && all.some(isPidAlive); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(all.filter(isPidAlive), [], `every process of ${member} is gone`);
   return p.agent;
 }
 
 /** The supervisor has not restarted the member's agent yet (the damage happened while nothing of it ran). */
 function assertNotRestarted(member: string, killedAgent: number | null): void {
   const now = cluster.pids(member).agent;
-  assert.ok(now === killedAgent || !isAlive(now), `the supervisor restarted ${member}'s agent before its data directory was damaged; the scenario did not happen as planned`);
+  assert.ok(now === killedAgent || !isPidAlive(now), `the supervisor restarted ${member}'s agent before its data directory was damaged; the scenario did not happen as planned`);
 }
 
 function member(d: ClusterDescription, name: string): MemberDescription {

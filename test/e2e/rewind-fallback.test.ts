@@ -5,9 +5,10 @@
 // recovery pg_rewind needs on an uncleanly stopped target cannot find its checkpoint record.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isPidAlive } from '../../src/local/proc.js';
 import { TestCluster } from '../../src/testkit/cluster.js';
 import { Writer } from '../../src/testkit/writer.js';
 
@@ -23,16 +24,6 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** The process exists and is not a zombie (killed children may wait a while to be reaped). */
-function isAlive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 test('pg_rewind failure falls back to a base backup on its own; 0 acknowledged writes lost', async () => {
   const d0 = await cluster.waitHealthy();
@@ -54,7 +45,7 @@ test('pg_rewind failure falls back to a base backup on its own; 0 acknowledged w
     assert.equal(newPrimary, syncName, 'the confirmed synchronous standby was promoted');
 
     // Sabotage the old primary's data directory while nothing of it runs.
-    const alive = [before.agent, before.postmaster, ...before.children].filter(isAlive);
+    const alive = [before.agent, before.postmaster, ...before.children].filter(isPidAlive);
     assert.deepEqual(alive, [], 'every process of the killed host is gone');
     const walDir = join(cluster.dir, 'members', old, 'data', 'pg_wal');
     deleted = readdirSync(walDir).filter((f) => WAL_SEGMENT.test(f));
@@ -62,7 +53,7 @@ test('pg_rewind failure falls back to a base backup on its own; 0 acknowledged w
     assert.ok(deleted.length > 0, `deleted WAL segments in ${walDir}`);
     // Precondition of the scenario (not a speed check): the agent has not been restarted yet.
     const agentNow = cluster.pids(old).agent;
-    assert.ok(agentNow === before.agent || !isAlive(agentNow),
+    assert.ok(agentNow === before.agent || !isPidAlive(agentNow),
       `the supervisor restarted ${old}'s agent before the WAL was removed; the scenario did not happen as planned`);
   } catch (e) {
     await writer.stop();
