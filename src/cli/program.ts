@@ -1,16 +1,17 @@
 // The `ballast` command line (commander). runCli never exits the process: it returns the exit
 // code, so tests can drive it. Exit codes: 0 ok, 1 failed, 2 bad usage (nothing changed).
+// Command modules are loaded when their command runs (import type above, import() in the
+// actions): a `ballast backup run` does not pay for fastify, the chaos harness and the rest.
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../domain/errors.js';
-import { eventsCommand, operatorCommand, statusCommand } from './cluster-commands.js';
+import type { eventsCommand, operatorCommand, statusCommand } from './cluster-commands.js';
 import { EXIT_OK, EXIT_USAGE, reportError, type Io } from './io.js';
-import { downCommand, superviseCommand, upCommand } from './local-commands.js';
-import { agentCommand, coordinatorCommand, routerCommand } from './process-commands.js';
+import type { downCommand, upCommand } from './local-commands.js';
 import { registerChaos } from './chaos-program.js';
-import { backupListCommand, backupRunCommand, restoreCommand } from './backup-commands.js';
-import { backupVerifyCommand } from './backup-verify-command.js';
-import { backupScheduleCommand } from './backup-schedule-command.js';
-import { undropCommand } from './undrop-command.js';
+import type { backupListCommand, backupRunCommand, restoreCommand } from './backup-commands.js';
+import type { backupVerifyCommand } from './backup-verify-command.js';
+import type { backupScheduleCommand } from './backup-schedule-command.js';
+import type { undropCommand } from './undrop-command.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 type Action = (io: Io, opts: Opts) => Promise<number>;
@@ -46,66 +47,66 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--max-lag-bytes <bytes>', 'read pool: byte lag limit, or "none" (default none)')
       .option('--read-fallback <mode>', 'read pool with no replica in the limits: "primary" (default) or "refuse"')
       .option('--json', 'machine-readable output'),
-    (i, o) => upCommand(i, o as Parameters<typeof upCommand>[1]),
+    async (i, o) => (await import('./local-commands.js')).upCommand(i, o as Parameters<typeof upCommand>[1]),
   );
   on(
     program.command('down').description('stop the local cluster in DIR (idempotent)').option('--dir <dir>', 'deployment directory').option('--json', 'machine-readable output'),
-    (i, o) => downCommand(i, o as Parameters<typeof downCommand>[1]),
+    async (i, o) => (await import('./local-commands.js')).downCommand(i, o as Parameters<typeof downCommand>[1]),
   );
   on(
     targetOptions(program.command('status').description('roles, lag and the coordinator view')).option('--json', 'machine-readable output'),
-    (i, o) => statusCommand(i, o as Parameters<typeof statusCommand>[1]),
+    async (i, o) => (await import('./cluster-commands.js')).statusCommand(i, o as Parameters<typeof statusCommand>[1]),
   );
   on(
     targetOptions(program.command('switchover').description('planned, no-data-loss change of primary'))
       .option('--to <name>', 'target member (default: the best standby)')
       .option('--json', 'machine-readable output'),
-    (i, o) => operatorCommand(i, 'switchover', o as Parameters<typeof operatorCommand>[2]),
+    async (i, o) => (await import('./cluster-commands.js')).operatorCommand(i, 'switchover', o as Parameters<typeof operatorCommand>[2]),
   );
   on(
     targetOptions(program.command('failover').description('promote a standby now'))
       .option('--to <name>', 'member to promote (required)')
       .option('--accept-data-loss', 'allow promoting a member that may miss acknowledged commits')
       .option('--json', 'machine-readable output'),
-    (i, o) => operatorCommand(i, 'failover', o as Parameters<typeof operatorCommand>[2]),
+    async (i, o) => (await import('./cluster-commands.js')).operatorCommand(i, 'failover', o as Parameters<typeof operatorCommand>[2]),
   );
   on(
     targetOptions(program.command('events').description('recent cluster events'))
       .option('--limit <n>', 'how many (default 50)')
       .option('--json', 'machine-readable output'),
-    (i, o) => eventsCommand(i, o as Parameters<typeof eventsCommand>[1]),
+    async (i, o) => (await import('./cluster-commands.js')).eventsCommand(i, o as Parameters<typeof eventsCommand>[1]),
   );
   on(
     program.command('agent').description('run the agent of one postgres member').option('--config <file>', 'agent config (JSON)'),
-    (i, o) => agentCommand(i, o as { config?: string }),
+    async (i, o) => (await import('./process-commands.js')).agentCommand(i, o as { config?: string }),
   );
   on(
     program.command('coordinator').description('run one coordinator').option('--config <file>', 'coordinator config (JSON)'),
-    (i, o) => coordinatorCommand(i, o as { config?: string }),
+    async (i, o) => (await import('./process-commands.js')).coordinatorCommand(i, o as { config?: string }),
   );
   on(
     program.command('router').description('run one router: HAProxy + PgBouncer following the cluster').option('--config <file>', 'router config (JSON)'),
-    (i, o) => routerCommand(i, o as { config?: string }),
+    async (i, o) => (await import('./process-commands.js')).routerCommand(i, o as { config?: string }),
   );
   on(
     program.command('supervise').description('internal: the process supervisor behind "ballast up --detach"').option('--dir <dir>', 'deployment directory'),
-    (i, o) => superviseCommand(i, o as { dir?: string }),
+    async (i, o) => (await import('./local-commands.js')).superviseCommand(i, o as { dir?: string }),
   );
   const backup = program.command('backup').description('backups with pgBackRest (local deployments)');
   on(
     targetOptions(backup.command('run').description('take a backup now (from a standby when one is healthy); waits and prints the result'))
       .option('--type <type>', 'full, diff or incr (default incr; the first one is always full)')
       .option('--json', 'machine-readable output'),
-    (i, o) => backupRunCommand(i, o as Parameters<typeof backupRunCommand>[1]),
+    async (i, o) => (await import('./backup-commands.js')).backupRunCommand(i, o as Parameters<typeof backupRunCommand>[1]),
   );
   on(
     targetOptions(backup.command('list').description('backups, the restorable window and the WAL archive state')).option('--json', 'machine-readable output'),
-    (i, o) => backupListCommand(i, o as Parameters<typeof backupListCommand>[1]),
+    async (i, o) => (await import('./backup-commands.js')).backupListCommand(i, o as Parameters<typeof backupListCommand>[1]),
   );
   on(
     targetOptions(backup.command('verify').description('pgbackrest verify, then restore the newest backup into a scratch instance, recover it to the newest archived WAL and check it with pg_amcheck; recorded in backup list and the events'))
       .option('--json', 'machine-readable output (the verify record)'),
-    (i, o) => backupVerifyCommand(i, o as Parameters<typeof backupVerifyCommand>[1]),
+    async (i, o) => (await import('./backup-verify-command.js')).backupVerifyCommand(i, o as Parameters<typeof backupVerifyCommand>[1]),
   );
   on(
     targetOptions(backup.command('schedule').description('show the backup schedule (cron, UTC) and retention in force, with the next runs; with flags, change them in the cluster spec'))
@@ -115,7 +116,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--retention-full <n>', 'full backups to keep, 1..100 (default 2)')
       .option('--retention-days <n|none>', 'keep full backups for n days instead of by count; none: by count')
       .option('--json', 'machine-readable output'),
-    (i, o) => backupScheduleCommand(i, o as Parameters<typeof backupScheduleCommand>[1]),
+    async (i, o) => (await import('./backup-schedule-command.js')).backupScheduleCommand(i, o as Parameters<typeof backupScheduleCommand>[1]),
   );
   on(
     program
@@ -130,7 +131,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--members <n>', 'members of the new cluster, 1..9 (default: as many as the source)')
       .option('--cluster <name>', 'name of the new cluster (default: the source\'s)')
       .option('--json', 'machine-readable output (the same object as up --json)'),
-    (i, o) => restoreCommand(i, o as Parameters<typeof restoreCommand>[1]),
+    async (i, o) => (await import('./backup-commands.js')).restoreCommand(i, o as Parameters<typeof restoreCommand>[1]),
   );
   on(
     targetOptions(program.command('undrop').description('give back a dropped or truncated table from the backups, into the live cluster, without stopping it'))
@@ -140,7 +141,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--before-xid <xid>', 'take the table as it was just before this transaction committed')
       .option('--as <name>', 'name to restore it under (default: its own when free, else NAME_restored_<time>)')
       .option('--json', 'machine-readable output'),
-    (i, o) => undropCommand(i, o as Parameters<typeof undropCommand>[1]),
+    async (i, o) => (await import('./undrop-command.js')).undropCommand(i, o as Parameters<typeof undropCommand>[1]),
   );
   registerChaos(program, io, setCode);
   return program;
