@@ -1,12 +1,13 @@
 // Backup benchmark (a program, not a test): ONE local 2-member cluster holding a pgbench database
 // of scale N (70 is about 1 GB); Ballast against raw pgBackRest and pg_basebackup, like for like:
 //   1. full backups, --trials T of each in ABBA order (ballast, raw, raw, ballast, ballast, raw
-//      ...), each after settle(): `ballast backup run --type full` and raw pgBackRest = the very
-//      command Ballast's `backup run` issues (src/backup/operations.ts runBackup: `pgbackrest
+//      ...), each after settle(): `ballast backup run --type full` and raw pgBackRest = the
+//      backup command Ballast's `backup run` issues (src/backup/operations.ts runBackup: `pgbackrest
 //      --config=DIR/backup/pgbackrest.conf --stanza=S backup --type=full
 //      --annotation=ballast-member=M --log-level-console=info`, here M = raw-bench) with the SAME
-//      file, stanza and repository: archive check and the automatic expire after it included, as
-//      in Ballast's. Before each raw run the file must name the hosts Ballast's backup used (the
+//      file, stanza and repository, archive check included, and pgBackRest's automatic expire
+//      inside it (Ballast runs --no-expire-auto and its own expire beside the `info` that reads
+//      the new backup; its total includes both). Before each raw run the file must name the hosts Ballast's backup used (the
 //      primary and the standby it read from). Every trial, the medians and their ratio;
 //   2. right after them, before any update (little WAL to replay): the newest set's label from
 //      `ballast backup list --json`, then `ballast restore --latest --members 1` into a new dir
@@ -26,7 +27,10 @@
 //      from the incr backup's start LSN to the end of the update / the recovery phase (postgres
 //      start to promotion, archive-get of every segment included); raw restores of the same set
 //      around it as in 2 (their files phase compared);
-//   5. undrop: a copy table (10 % of the accounts) plus an index, an incr backup, DROP TABLE, then
+//   5. re-clone: the agent's clone command (restore --delta --type=standby --set=newest) into a
+//      dir holding a restore of the full set (timed), then the same again (every file matches);
+//      against the pg_basebackup median;
+//   6. undrop: a copy table (10 % of the accounts) plus an index, an incr backup, DROP TABLE, then
 //      `ballast undrop`: time end to end (goal <= 60 s for a table in a 1 GB database).
 // Prints a table of figures and the ratios Ballast / raw pgBackRest (goal <= 1.1) and
 // pg_basebackup / Ballast restore up to a promoted primary (goal > 1: Ballast's restore gives a
@@ -46,6 +50,7 @@ import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { resolveRunIdentity, runCommand, type OsIdentity } from '../src/agent/run-as.js';
+import { restoreCloneArgs } from '../src/agent/clone-plan.js';
 import { SUPERUSER } from '../src/domain/config.js';
 import { lsnDiff } from '../src/domain/lsn.js';
 import { layoutOf } from '../src/local/layout.js';
@@ -302,6 +307,12 @@ interface Figures {
   rawRestoreMs: number | null;
   rawRestore: RestoreTrials | null;
   undrop: { ms: number; seconds: number; rows: number; expected: number; incrMs: number; tableBytes: number } | null;
+  /**
+   * The agent's re-clone command (clone-plan.ts restoreCloneArgs: restore --delta --type=standby)
+   * into a data dir that holds an older restore: of the newest set over the full set's files
+   * (the pages the updates changed), then of the same set again (a member whose files all match).
+   */
+  delta: { set: string; overFullMs: number; sameSetMs: number } | null;
 }
 
 class BackupBench {
@@ -315,7 +326,7 @@ class BackupBench {
   constructor(readonly base: string, readonly scale: number, readonly trials: number) {
     this.f = {
       dbBytes: null, initMs: null, order: abbaOrder(trials), full: null, rawFull: null, basebackupMs: null, basebackup: null,
-      restoreFull: null, rawRestoreFull: null, incr: null, walBytes: null, restore: null, rawRestoreMs: null, rawRestore: null, undrop: null,
+      restoreFull: null, rawRestoreFull: null, incr: null, walBytes: null, restore: null, rawRestoreMs: null, rawRestore: null, undrop: null, delta: null,
     };
   }
 
@@ -561,6 +572,29 @@ class BackupBench {
     for (let i = 0; i < order.after.length; i++) await baseline('after');
   }
 
+  /** Re-clone by `--delta` restore (the agent's command) against pg_basebackup: see Figures.delta. */
+  async deltaReclone(): Promise<void> {
+    const set = this.f.rawRestore?.set;
+    const full = this.f.incr?.b.prior;
+    if (!set || !full) return;
+    await this.settle('the delta re-clone');
+    const layout = layoutOf(this.src);
+    const conf = repoConfFacts(readFileSync(layout.backupConf, 'utf8'));
+    const target = ownedDir(join(ownedDir(this.raw, this.id), 'delta'), this.id);
+    const restore = async (args: string[]) => (await runAsPostgres(PGBACKREST_BIN, [`--config=${layout.backupConf}`, `--stanza=${conf.stanza}`, ...args, `--pg1-path=${target}`], budget(this.scale, 300, 30), this.raw, this.id)).ms;
+    try {
+      const seedMs = await restore(['restore', `--set=${full}`, '--archive-mode=off', '--log-level-console=info']);
+      note(`delta: the member's old files = a restore of the full set ${full} (${s(seedMs)} s, untimed)`);
+      const overFullMs = await restore(restoreCloneArgs(set));
+      note(`delta: ${restoreCloneArgs(set).join(' ')} over them: ${s(overFullMs)} s`);
+      const sameSetMs = await restore(restoreCloneArgs(set));
+      note(`delta: the same again (every file matches): ${s(sameSetMs)} s`);
+      this.f.delta = { set, overFullMs, sameSetMs };
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  }
+
   async undrop(): Promise<void> {
     await this.app('CREATE TABLE acc_copy AS SELECT * FROM pgbench_accounts WHERE aid % 10 = 0', budget(this.scale, 120, 10));
     await this.app('CREATE INDEX acc_copy_aid ON acc_copy (aid)', budget(this.scale, 120, 10));
@@ -581,6 +615,7 @@ class BackupBench {
     await this.update(0);
     this.f.incr = await this.backup('incr');
     await this.pitr();
+    await this.deltaReclone();
     await this.undrop();
   }
 
@@ -637,6 +672,8 @@ function report(b: BackupBench, commandLine: string, load: { start: number[]; en
     ['ballast restore --latest (after incr + UPDATE)', `${s(r?.ms)} s`, `set ${r?.set ?? '-'}; ${r?.checked ?? '-'}; settle before ${s(r?.settleMs)} s`],
     ...phaseRows(r, f.dbBytes, `WAL replay ${f2(replayRate)} MiB/s (WAL since the incr start / this phase)`, ''),
     [`raw pgbackrest restore (median of ${n(f.rawRestore?.trials)})`, `${s(f.rawRestoreMs)} s`, `--set=${f.rawRestore?.set ?? '-'} (full + incr); trials before | after ballast's: ${f.rawRestore ? around(f.rawRestore.trials) : '-'} s; files only`],
+    ['re-clone: restore --delta over the full set\'s files', `${s(f.delta?.overFullMs)} s`, `the agent\'s clone command (--type=standby --set=${f.delta?.set ?? '-'}); the updates changed every pgbench_accounts file`],
+    ['re-clone: restore --delta, every file matching', `${s(f.delta?.sameSetMs)} s`, 'a member whose files all match the backup (checksums only)'],
     ['ballast backup incr (with acc_copy)', `${s(f.undrop?.incrMs)} s`, `acc_copy with index ${mib(f.undrop?.tableBytes)} MiB`],
     ['ballast undrop public.acc_copy', `${s(f.undrop?.ms)} s`, f.undrop ? `${f.undrop.seconds.toFixed(1)} s inside; ${f.undrop.rows} rows of ${f.undrop.expected}${f.undrop.rows === f.undrop.expected ? '' : ' MISMATCH'}` : '-'],
   ];
@@ -655,6 +692,7 @@ function report(b: BackupBench, commandLine: string, load: { start: number[]; en
     ['pg_basebackup / ballast restore files phase', f2(ratio(f.basebackupMs, rf?.phases.files)), 'both after the full backups'],
     ['pg_basebackup / ballast restore total (after the fulls)', f2(ratio(f.basebackupMs, rf?.ms)), 'the total also starts the cluster and takes its first backup'],
     ['restore total after incr: ballast / raw pgBackRest', f2(ratio(r?.ms, f.rawRestoreMs)), 'ballast also replays WAL, starts a cluster, backs it up'],
+    ['pg_basebackup / re-clone by restore --delta (over the full; all matching)', `${f2(ratio(f.basebackupMs, f.delta?.overFullMs))}; ${f2(ratio(f.basebackupMs, f.delta?.sameSetMs))}`, 'the path an agent takes for a re-clone when a backup exists'],
     ['undrop end to end (s)', undropS === null ? '-' : undropS.toFixed(1), goal(undropS, (v) => v <= 60, '<= 60 s')],
   ];
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
@@ -669,9 +707,9 @@ function report(b: BackupBench, commandLine: string, load: { start: number[]; en
     ...table(['ratio', 'value', 'goal / note'], ratios),
     '',
     'Notes: MiB = 2^20 bytes; rates divide the size of database app by the time; times are medians of the trials listed.',
-    `Raw pgBackRest runs the command Ballast's backup run issues (annotation ballast-member=${RAW_MEMBER}) with the same file`,
-    '(DIR/backup/pgbackrest.conf), stanza and repository: it waits for its last WAL segment in the archive and expires',
-    'after the backup as Ballast\'s does. Its restores use that file with --pg1-path, --archive-mode=off and --set= the',
+    `Raw pgBackRest runs the backup command Ballast's backup run issues (annotation ballast-member=${RAW_MEMBER}) with the same`,
+    'file (DIR/backup/pgbackrest.conf), stanza and repository: it waits for its last WAL segment in the archive and expires',
+    'inside the command (Ballast expires beside its info afterwards; its total includes both). Its restores use that file with --pg1-path, --archive-mode=off and --set= the',
     'set Ballast\'s restore took (from backup list, checked against its progress line). Trials alternate (ABBA for the',
     'backups; restore baselines before | after Ballast\'s restore) so neither side always runs on a warm page cache; each',
     'timed step waits for a settled archive and standby first. The recovery phase includes postgres start-up and',

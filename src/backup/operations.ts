@@ -80,7 +80,9 @@ export async function runBackup(i: RunBackupInput): Promise<BackupResult> {
   // as "already running"), and the new backup's label comes from its own output.
   i.progress(`backup (${i.type}): ${source.reason}`);
   const t0 = Date.now();
-  const args = ['backup', `--type=${i.type}`, `--annotation=ballast-member=${source.standby ?? source.primary}`, '--log-level-console=info'];
+  // Expire (retention) runs after the backup as usual, but beside the `info` that reads the new
+  // backup's figures instead of before it.
+  const args = ['backup', `--type=${i.type}`, `--annotation=ballast-member=${source.standby ?? source.primary}`, '--log-level-console=info', '--no-expire-auto'];
   if (!source.standby) args.push('--no-backup-standby');
   let label: string | null = null;
   await pgb.run(args, {
@@ -92,7 +94,12 @@ export async function runBackup(i: RunBackupInput): Promise<BackupResult> {
       i.progress(`backup: ${m[1]}`);
     },
   });
-  const after = await readStanzaInfo(pgb);
+  const [after] = await Promise.all([
+    readStanzaInfo(pgb),
+    pgb.run(['expire', '--log-level-console=info'], { timeoutMs: 3600_000 }).catch((e: unknown) => {
+      i.progress(`backup: expire after the backup failed (retention not applied this time): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }),
+  ]);
   const backup = after.backups.find((b) => b.id === label) ?? null;
   if (!backup) throw new BallastError('INTERNAL', `pgbackrest backup succeeded but its backup ${label ?? '(no label in its output)'} is not listed by pgbackrest info`);
   return { backup, source, seconds: (Date.now() - t0) / 1000 };

@@ -183,6 +183,10 @@ test('bad input against a real cluster: clear errors, nothing changed', async ()
   const second = await refused(['backup', 'run', '--dir', cluster.dir, '--type', 'incr']);
   assert.match(second, /already running/);
   assert.equal((JSON.parse(await first) as { type: string }).type, 'full');
+  // Retention (2 full backups by default): this third full backup (after up's and the first
+  // test's) expired the oldest; the expire runs beside the info that reads the new backup.
+  const list = JSON.parse(await ballast(['backup', 'list', '--dir', cluster.dir, '--json'])) as { backups: { id: string; type: string }[] };
+  assert.equal(list.backups.filter((b) => b.type === 'full').length, 2, JSON.stringify(list.backups.map((b) => b.id)));
 });
 
 test('repository unreachable: status and events say so within 5 s, writes go on; reachable again: archiving catches up with no gap', async () => {
