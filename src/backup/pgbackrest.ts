@@ -47,15 +47,33 @@ const EXPLAINED: Record<string, (cmd: string) => string> = {
   '055': () => 'the backup repository cannot be read (is it reachable, and does the stanza exist?)',
   '075': () => 'no backup exists yet in the repository',
   '082': () => 'WAL needed to make the backup consistent was not archived in time: WAL archiving is failing (see ballast status and events)',
+  '049': () => 'the backup repository\'s host cannot be reached (its pgBackRest server is down, or the network between them is)',
+  '095': () => 'the backup host\'s TLS certificate does not name the address it was reached at',
+  '105': () => 'the pgBackRest TLS server refused this host\'s certificate (not authorized for this stanza, or signed by another CA)',
 };
+
+/** The first line of pgBackRest's error and up to 3 indented lines that continue it (the cause), HINT lines left out. */
+function errorText(message: string): { code: string; text: string } | null {
+  const lines = message.split('\n');
+  const i = lines.findIndex((l) => /ERROR: \[\d{3}\]: /.test(l));
+  if (i < 0) return null;
+  const m = /ERROR: \[(\d{3})\]: (.*)$/.exec(lines[i] as string)!;
+  const more: string[] = [];
+  for (const l of lines.slice(i + 1)) {
+    if (!/^\s+\S/.test(l) || more.length >= 3) break;
+    if (/^\s+HINT:/.test(l)) continue;
+    more.push(l.trim());
+  }
+  return { code: m[1] as string, text: [(m[2] as string).trim(), ...more].map((t) => t.replace(/:$/, '')).join(': ') };
+}
 
 /** A CommandFailedError from pgBackRest, with its code explained in Ballast's words when known. */
 export function explainPgBackRestError(e: unknown, cmd: string): BallastError {
   if (!(e instanceof BallastError)) return new CommandFailedError(`pgbackrest ${cmd}: ${String(e)}`, { cause: e });
-  const m = /ERROR: \[(\d{3})\]: ([^\n]*)/.exec(e.message);
+  const m = errorText(e.message);
   if (!m) return new BallastError(e.code, `pgbackrest ${cmd}: ${e.message}`, { cause: e });
-  const code = m[1] as string;
+  const code = m.code;
   const explain = EXPLAINED[code];
-  const text = explain ? `${explain(cmd)} (pgBackRest error ${code}: ${m[2]})` : `pgbackrest ${cmd} failed: [${code}] ${m[2]}`;
+  const text = explain ? `${explain(cmd)} (pgBackRest error ${code}: ${m.text})` : `pgbackrest ${cmd} failed: [${code}] ${m.text}`;
   return code === '050' ? new InvalidInputError(text, { cause: e }) : new CommandFailedError(text, { cause: e });
 }
