@@ -344,14 +344,19 @@ export class AgentExecutor {
       return failure;
     }
     const tookMs = Math.round(performance.now() - t0);
-    await this.configureStandby(from);
-    this.state.mem.needsRewind = false;
-    this.state.mem.needsClone = false;
-    this.state.mem.streamedTli = null;
+    await this.clonedFrom(from);
     this.state.mem.restoredAt = performance.now();
     this.rejoin = { ...this.rejoin, result: 'ok', tookMs };
     this.event('info', restoredMessage(this.config.name, backupId, tookMs, from.name, why));
     return null;
+  }
+
+  /** A fresh clone (either path) is in place: it follows `from`, and nothing of the old data dir's state is owed. */
+  private async clonedFrom(from: Upstream): Promise<void> {
+    await this.configureStandby(from);
+    this.state.mem.needsRewind = false;
+    this.state.mem.needsClone = false;
+    this.state.mem.streamedTli = null;
   }
 
   private async cloneByBasebackup(from: Upstream, reason: string): Promise<void> {
@@ -359,10 +364,7 @@ export class AgentExecutor {
     this.rejoin = { method: 'basebackup', reason, result: 'running', at: Date.now() };
     await this.pg.basebackup(from, (line) => (this.activity = `pg_basebackup: ${line}`));
     const tookMs = Math.round(performance.now() - t0);
-    await this.configureStandby(from);
-    this.state.mem.needsRewind = false;
-    this.state.mem.needsClone = false;
-    this.state.mem.streamedTli = null;
+    await this.clonedFrom(from);
     this.rejoin = { ...this.rejoin, result: 'ok', tookMs };
     this.event('info', basebackupMessage(this.config.name, from.name, tookMs, reason));
   }

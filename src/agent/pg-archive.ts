@@ -1,10 +1,12 @@
-// A member's part of WAL archiving (pure): where its pgBackRest file and directories live, the
-// file's text, and the postgresql.conf settings that use it. The agent writes the files
+// A member's part of WAL archiving: where its pgBackRest file and directories live, the
+// file's text, the postgresql.conf settings that use it, and a runner for it. The agent writes the files
 // (postgres-control.ts); src/backup/render-pgbackrest.ts renders them.
 import { join } from 'node:path';
 import type { AgentConfig, Secrets } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
 import { archiveCommands, archiveParameters, renderMemberConf } from '../backup/render-pgbackrest.js';
+import { createPgBackRest, type PgBackRest } from '../backup/pgbackrest.js';
+import { resolveRunIdentity } from './run-as.js';
 
 export interface MemberBackupPaths {
   conf: string;
@@ -52,4 +54,14 @@ export function memberArchiveCommands(config: AgentConfig): { push: string; chec
   if (!b) return null;
   const p = memberBackupPaths(config.runDir);
   return archiveCommands(p.conf, b.stanza, p.check);
+}
+
+/** pgBackRest through the member's own file, as its OS user, output scrubbed (null without archiving). Runs nothing yet. */
+export function memberPgBackRest(config: AgentConfig, secrets: Secrets): PgBackRest | null {
+  const b = config.backup;
+  if (!b) return null;
+  return createPgBackRest({
+    stanza: b.stanza, configFile: memberBackupPaths(config.runDir).conf, identity: resolveRunIdentity(config.osUser),
+    redact: [secrets.repoCipherPass ?? ''], cwd: config.runDir,
+  });
 }

@@ -27,9 +27,9 @@ import type { ControlData, PgControl, PgObservation, Upstream } from './pg-contr
 import { resolveRunIdentity, runCommand, spawnDetached, tail, type OsIdentity, type RunOptions } from './run-as.js';
 import { scramVerifier, scramVerifierMatches } from './scram.js';
 import { ensureWaitForLsn } from './read-your-writes.js';
-import { memberArchiveCommands, memberArchiveParameters, memberBackupPaths, renderMemberBackupConf } from './pg-archive.js';
+import { memberArchiveCommands, memberArchiveParameters, memberBackupPaths, memberPgBackRest, renderMemberBackupConf } from './pg-archive.js';
 import { parseStanzaInfo, type StanzaInfo } from '../backup/backup-info.js';
-import { createPgBackRest, type PgBackRest } from '../backup/pgbackrest.js';
+import type { PgBackRest } from '../backup/pgbackrest.js';
 import { dropRecoverySettings } from '../backup/recover.js';
 import { restoreCloneArgs } from './clone-plan.js';
 
@@ -234,12 +234,8 @@ export class PostgresControl implements PgControl {
 
   /** This member's pgBackRest (its own file, as the OS user, output scrubbed); throws when it does not archive. */
   private pgbackrest(): PgBackRest {
-    const b = this.config.backup;
-    if (!b) throw new InvalidInputError(`member ${this.config.name} does not archive (no backup section in its config)`);
-    this.pgb ??= createPgBackRest({
-      stanza: b.stanza, configFile: memberBackupPaths(this.config.runDir).conf, identity: this.identity,
-      redact: [this.secrets.repoCipherPass ?? ''], cwd: this.config.runDir,
-    });
+    this.pgb ??= memberPgBackRest(this.config, this.secrets);
+    if (!this.pgb) throw new InvalidInputError(`member ${this.config.name} does not archive (no backup section in its config)`);
     return this.pgb;
   }
 

@@ -3,9 +3,8 @@
 // shows in status and events within seconds, not only when the next WAL segment fails to push.
 import type { AgentConfig, Secrets } from '../domain/config.js';
 import { errorMessage } from '../domain/errors.js';
-import { createPgBackRest, type PgBackRest } from '../backup/pgbackrest.js';
-import { memberBackupPaths } from './pg-archive.js';
-import { resolveRunIdentity } from './run-as.js';
+import type { PgBackRest } from '../backup/pgbackrest.js';
+import { memberPgBackRest } from './pg-archive.js';
 
 export const REPO_PROBE_INTERVAL_MS = 2000;
 const REPO_PROBE_TIMEOUT_MS = 3000;
@@ -21,10 +20,7 @@ export class RepoProbe {
   last: RepoProbeResult | null = null;
 
   constructor(config: AgentConfig, secrets: Secrets) {
-    const b = config.backup;
-    this.pgb = b
-      ? createPgBackRest({ stanza: b.stanza, configFile: memberBackupPaths(config.runDir).conf, identity: resolveRunIdentity(config.osUser), redact: [secrets.repoCipherPass ?? ''], cwd: config.runDir })
-      : null;
+    this.pgb = memberPgBackRest(config, secrets);
   }
 
   get enabled(): boolean {

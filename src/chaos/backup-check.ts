@@ -37,7 +37,8 @@ export const CHAOS_ARCHIVE_TIMEOUT_SEC = 10;
 /** pgBackRest's TLS server port, on the backup host and on every Postgres host. */
 export const PGBACKREST_TLS_PORT = 8432;
 const OS_USER = 'postgres';
-const SETPRIV_BIN = '/usr/bin/setpriv';
+/** Run what follows as the postgres OS user (setpriv execs it: the pid stays the command's). */
+const AS_POSTGRES = ['/usr/bin/setpriv', `--reuid=${OS_USER}`, `--regid=${OS_USER}`, '--init-groups', '--'];
 const IP_BIN = '/usr/sbin/ip';
 
 export interface ChaosBackupMember {
@@ -77,7 +78,7 @@ function serverDirs(m: ChaosBackupMember): { conf: string; log: string; lock: st
 /** `pgbackrest server` of the backup host or of a member's host, as the postgres OS user (argv for its namespace). */
 export function serverArgv(l: ChaosBackupLayout, member: ChaosBackupMember | null): string[] {
   const conf = member ? serverDirs(member).conf : l.conf;
-  return [SETPRIV_BIN, `--reuid=${OS_USER}`, `--regid=${OS_USER}`, '--init-groups', '--', PGBACKREST_BIN, `--config=${conf}`, 'server'];
+  return [...AS_POSTGRES, PGBACKREST_BIN, `--config=${conf}`, 'server'];
 }
 
 /** The agents' `backup` section: the repository on the backup host, over TLS with the member host's certificate. */
@@ -150,7 +151,7 @@ function onBackupHost(l: ChaosBackupLayout): PgBackRest {
   const secrets = secretsOf(l);
   return createPgBackRest({
     stanza: l.stanza, configFile: l.conf, identity: null, redact: [secrets.repoCipherPass!], cwd: l.dir,
-    wrap: [IP_BIN, 'netns', 'exec', l.backupHost.ns, SETPRIV_BIN, `--reuid=${OS_USER}`, `--regid=${OS_USER}`, '--init-groups', '--'],
+    wrap: [IP_BIN, 'netns', 'exec', l.backupHost.ns, ...AS_POSTGRES],
   });
 }
 

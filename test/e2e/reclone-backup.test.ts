@@ -157,22 +157,27 @@ test('a former primary whose pg_rewind fails is cloned from the newest backup (r
   console.log(`  restore path: ${old} back as a streaming standby ${rejoinedS.toFixed(1)} s after the kill; ${restored}`);
 });
 
+/** Kill the standby's host, remove its data directory, and wait until it is a streaming standby again, cloned by `method`. */
+async function loseDataDirAndRejoin(standby: string, method: 'restore' | 'basebackup'): Promise<ClusterDescription> {
+  const killedAt = Date.now();
+  const killedAgent = await killHostAndWait(standby);
+  rmSync(join(cluster.dir, 'members', standby, 'data'), { recursive: true, force: true });
+  assertNotRestarted(standby, killedAgent);
+  return cluster.waitFor(`${standby} back as a streaming standby, cloned by ${method}`, (x) => {
+    const m = member(x, standby);
+    return (m.role === 'sync' || m.role === 'async') && m.rejoin?.method === method && m.rejoin.result === 'ok' && m.rejoin.at >= killedAt;
+  }, 90_000);
+}
+
 test('a standby whose data directory is gone is cloned from the backup into a new 0700 directory', async () => {
   const d0 = await cluster.waitHealthy();
   const primary = d0.members.find((m) => m.role === 'primary')!.name;
   const standby = d0.members.find((m) => m.name !== primary)!.name;
   await insert(primary, 202, 300);
   const t0 = performance.now();
-  const killedAt = Date.now();
   let back: ClusterDescription;
   try {
-    const killedAgent = await killHostAndWait(standby);
-    rmSync(join(cluster.dir, 'members', standby, 'data'), { recursive: true, force: true });
-    assertNotRestarted(standby, killedAgent);
-    back = await cluster.waitFor(`${standby} back as a streaming standby, cloned from the backup`, (x) => {
-      const m = member(x, standby);
-      return (m.role === 'sync' || m.role === 'async') && m.rejoin?.method === 'restore' && m.rejoin.result === 'ok' && m.rejoin.at >= killedAt;
-    }, 90_000);
+    back = await loseDataDirAndRejoin(standby, 'restore');
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${await cluster.diagnostics()}`);
   }
@@ -201,16 +206,9 @@ test('the restore path fails (the backup cannot be read): pg_basebackup is the f
   // `pgbackrest info` still lists the backups (backup.info); their manifests cannot be read.
   for (const l of labels) chmodSync(l, 0o000);
   const t0 = performance.now();
-  const killedAt = Date.now();
   let back: ClusterDescription;
   try {
-    const killedAgent = await killHostAndWait(standby);
-    rmSync(join(cluster.dir, 'members', standby, 'data'), { recursive: true, force: true });
-    assertNotRestarted(standby, killedAgent);
-    back = await cluster.waitFor(`${standby} back as a streaming standby via pg_basebackup`, (x) => {
-      const m = member(x, standby);
-      return (m.role === 'sync' || m.role === 'async') && m.rejoin?.method === 'basebackup' && m.rejoin.result === 'ok' && m.rejoin.at >= killedAt;
-    }, 90_000);
+    back = await loseDataDirAndRejoin(standby, 'basebackup');
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${await cluster.diagnostics()}`);
   } finally {
